@@ -1,0 +1,1 @@
+"""AdmissionReview in and out: the request attributes the policy layer decides on."""

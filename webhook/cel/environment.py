@@ -1,0 +1,163 @@
+"""The Kubernetes CEL environment: compile once, evaluate many, on cel-cpp.
+
+An environment is built from a set of declared variables (for VAP: ``object``,
+``oldObject``, ``request``, ``params``, ``namespaceObject``, ``authorizer``, ...) and every
+library kube-apiserver enables for ValidatingAdmissionPolicy. Compiled expressions are cached
+per environment, so a policy reload or a second binding does not compile twice.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
+
+from webhook.cel import cost as cost_model
+from webhook.cel import runtime_errors
+from webhook.cel.ast import CheckedAst, decode_checked
+from webhook.cel.errors import CelCompileError, CelCostError, CelEvaluationError
+from webhook.cel.library import all_libraries
+from webhook.cel.types import POOL
+from webhook.cel.validators import validate_ast
+from webhook.cel.values import from_cel
+
+# k8s.io/apiserver/pkg/apis/cel/config.go
+PER_CALL_LIMIT = 1_000_000
+RUNTIME_CEL_COST_BUDGET = 10_000_000
+RUNTIME_CEL_COST_BUDGET_MATCH_CONDITIONS = 2_500_000
+
+_STATUS_PREFIX = re.compile(r"^[A-Z_]+: ")
+_STATUS_SUFFIX = re.compile(r"\s*\[[A-Z_]+\]$")
+_CROSS_NUMERIC = re.compile(
+    r"found no matching overload for '_(<|<=|>|>=)_' applied to '\((int|uint|double), (int|uint|double)\)'"
+)
+
+
+def strip_status(message: str) -> str:
+    """cel-cpp wraps messages as ``CODE: text [CODE]``; cel-go prints only the text."""
+    return _STATUS_SUFFIX.sub("", _STATUS_PREFIX.sub("", message, count=1))
+
+
+def _only_cross_type_numeric_errors(message: str) -> bool:
+    # cel-go enables CrossTypeNumericComparisons (base.go, 1.28); cel-cpp's runtime supports
+    # them but its checker has no declarations, so such expressions compile unchecked.
+    errors = [line for line in message.splitlines() if line.startswith("ERROR: ")]
+    return bool(errors) and all(_CROSS_NUMERIC.search(line) for line in errors)
+
+
+class CostBudget:
+    """The runtime cost budget shared by the expressions of one evaluation (one binding)."""
+
+    def __init__(self, limit: int = RUNTIME_CEL_COST_BUDGET) -> None:
+        self.limit = limit
+        self.remaining = limit
+
+    def charge(self, amount: int) -> None:
+        self.remaining -= amount
+        if self.remaining < 0:
+            raise CelCostError(
+                "validation failed due to running out of cost budget, no further validation rules will be run",
+                per_call=False,
+            )
+
+
+@dataclass
+class CompiledExpression:
+    """A checked expression ready to evaluate, with the AST the cost model walks."""
+
+    source: str
+    program: cel.Expression
+    ast: CheckedAst | None
+    output_type: str
+    checked: bool = True
+    env: "CelEnvironment" = field(repr=False, default=None)  # type: ignore[assignment]
+
+    def estimate_cost(self, activation: Mapping[str, Any]) -> int:
+        if self.ast is None:
+            return 0
+        return cost_model.estimate(self.ast, activation, self.env.cost_functions)
+
+    def evaluate_raw(
+        self, activation: Mapping[str, Any] | cel.Activation, budget: CostBudget | None = None,
+        sizes: Mapping[str, Any] | None = None,
+    ) -> cel.Value:
+        """Evaluate and return cel-expr-python's Value; errors raise CelEvaluationError."""
+        estimated = self.estimate_cost(sizes if sizes is not None else activation)  # type: ignore[arg-type]
+        if estimated > PER_CALL_LIMIT:
+            raise CelCostError("operation cancelled: actual cost limit exceeded", per_call=True)
+        if budget is not None:
+            budget.charge(estimated)
+        if isinstance(activation, cel.Activation):
+            result = self.program.eval(activation)
+        else:
+            result = self.program.eval(data=activation)
+        if result.type() == cel.Type.ERROR:
+            raise CelEvaluationError(runtime_errors.translate(_error_text(result)))
+        return result
+
+    def evaluate(
+        self, activation: Mapping[str, Any] | cel.Activation, budget: CostBudget | None = None,
+        sizes: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Evaluate and return a plain Python value (see values.from_cel)."""
+        return from_cel(self.evaluate_raw(activation, budget, sizes).value())
+
+
+def _error_text(result: cel.Value) -> str:
+    try:
+        return str(result.value())
+    except Exception:  # noqa: BLE001 - an error value that cannot be rendered
+        return "evaluation error"
+
+
+class CelEnvironment:
+    """Variables + libraries; compiles and caches expressions."""
+
+    def __init__(self, variables: Mapping[str, cel.Type]) -> None:
+        self.variables = dict(variables)
+        libraries = all_libraries()
+        self.cost_functions = {k: v for lib in libraries for k, v in lib.costs.items()}
+        self.result_size_functions = {k: v for lib in libraries for k, v in lib.result_sizes.items()}
+        extensions: list[cel.CelExtensionBase] = [
+            ext_strings.ExtStrings(2),
+            ext_optional.ExtOptional(),
+            ext_bindings.ExtBindings(),
+        ]
+        extensions.extend(cel.CelExtension(lib.name, list(lib.functions)) for lib in libraries)
+        self._env = cel.NewEnv(POOL, variables=self.variables, extensions=extensions)
+        self._cache: dict[str, CompiledExpression] = {}
+        self._lock = threading.Lock()
+        self.compile_seconds = 0.0
+
+    def activation(self, data: Mapping[str, Any]) -> cel.Activation:
+        """A reusable activation: converting a large object once serves many expressions."""
+        return self._env.Activation(dict(data))
+
+    def compile(self, expression: str) -> CompiledExpression:
+        """Compile (or fetch from cache); raises CelCompileError in cel-go's wording."""
+        cached = self._cache.get(expression)
+        if cached is not None:
+            return cached
+        started = time.perf_counter()
+        checked = True
+        try:
+            program = self._env.compile(expression)
+        except RuntimeError as exc:
+            message = strip_status(str(exc))
+            if not _only_cross_type_numeric_errors(message):
+                raise CelCompileError(expression, message) from None
+            program = self._env.compile(expression, disable_check=True)
+            checked = False
+        ast = decode_checked(program.serialize(), expression)
+        validate_ast(ast, expression)
+        output_type = program.return_type().name() if checked else "DYN"
+        compiled = CompiledExpression(expression, program, ast, output_type, checked, self)
+        with self._lock:
+            self._cache[expression] = compiled
+        self.compile_seconds += time.perf_counter() - started
+        return compiled

@@ -1,0 +1,1 @@
+"""ValidatingAdmissionPolicy semantics: models, loading, matching, evaluation, decisions. No I/O."""
