@@ -5,5 +5,5 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 
-def estimate(ast: Any, activation: Mapping[str, Any], cost_functions: Mapping[str, Any]) -> int:
+def estimate(ast: Any, activation: Mapping[str, Any]) -> int:
     return 0

@@ -80,7 +80,7 @@ class CompiledExpression:
     def estimate_cost(self, activation: Mapping[str, Any]) -> int:
         if self.ast is None:
             return 0
-        return cost_model.estimate(self.ast, activation, self.env.cost_functions)
+        return cost_model.estimate(self.ast, activation)
 
     def evaluate_raw(
         self, activation: Mapping[str, Any] | cel.Activation, budget: CostBudget | None = None,
@@ -121,8 +121,6 @@ class CelEnvironment:
     def __init__(self, variables: Mapping[str, cel.Type]) -> None:
         self.variables = dict(variables)
         libraries = all_libraries()
-        self.cost_functions = {k: v for lib in libraries for k, v in lib.costs.items()}
-        self.result_size_functions = {k: v for lib in libraries for k, v in lib.result_sizes.items()}
         extensions: list[cel.CelExtensionBase] = [
             ext_strings.ExtStrings(2),
             ext_optional.ExtOptional(),
