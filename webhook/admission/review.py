@@ -1,0 +1,193 @@
+"""AdmissionReview v1 in and out.
+
+``parse_review`` turns a request body into :class:`AdmissionAttributes` (or raises
+:class:`ReviewError` with the 4xx status the caller deserves); ``review_response`` turns an
+:class:`AdmissionDecision` into the AdmissionReview the API server expects back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from webhook.admission.attributes import (
+    AdmissionAttributes,
+    GroupVersionKind,
+    GroupVersionResource,
+    UserInfo,
+)
+from webhook.policy.decision import AdmissionDecision
+
+API_VERSION = "admission.k8s.io/v1"
+KIND = "AdmissionReview"
+OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
+
+
+class ReviewError(Exception):
+    """The request is not a usable AdmissionReview: the caller's fault, answered with 4xx."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ParsedReview:
+    uid: str
+    attributes: AdmissionAttributes
+
+
+def _require_mapping(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ReviewError(f"{path}: expected an object, got {_json_type(value)}", 400)
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _string(mapping: dict[str, Any], key: str, path: str, *, required: bool = False) -> str:
+    value = mapping.get(key)
+    if value is None:
+        if required:
+            raise ReviewError(f"{path}.{key}: required field is missing", 400)
+        return ""
+    if not isinstance(value, str):
+        raise ReviewError(f"{path}.{key}: expected a string, got {_json_type(value)}", 400)
+    return value
+
+
+def _gvk(value: Any, path: str, *, required: bool) -> GroupVersionKind | None:
+    if value is None:
+        if required:
+            raise ReviewError(f"{path}: required field is missing", 400)
+        return None
+    mapping = _require_mapping(value, path)
+    return GroupVersionKind(
+        _string(mapping, "group", path), _string(mapping, "version", path, required=True),
+        _string(mapping, "kind", path, required=True),
+    )
+
+
+def _gvr(value: Any, path: str, *, required: bool) -> GroupVersionResource | None:
+    if value is None:
+        if required:
+            raise ReviewError(f"{path}: required field is missing", 400)
+        return None
+    mapping = _require_mapping(value, path)
+    return GroupVersionResource(
+        _string(mapping, "group", path), _string(mapping, "version", path, required=True),
+        _string(mapping, "resource", path, required=True),
+    )
+
+
+def _user_info(value: Any) -> UserInfo:
+    if value is None:
+        return UserInfo()
+    mapping = _require_mapping(value, "request.userInfo")
+    groups = mapping.get("groups") or []
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise ReviewError("request.userInfo.groups: expected an array of strings", 400)
+    extra_raw = mapping.get("extra") or {}
+    if not isinstance(extra_raw, dict):
+        raise ReviewError("request.userInfo.extra: expected an object", 400)
+    extra: dict[str, tuple[str, ...]] = {}
+    for key, values in extra_raw.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ReviewError(f"request.userInfo.extra.{key}: expected an array of strings", 400)
+        extra[key] = tuple(values)
+    return UserInfo(
+        username=_string(mapping, "username", "request.userInfo"),
+        uid=_string(mapping, "uid", "request.userInfo"),
+        groups=tuple(groups),
+        extra=extra,
+    )
+
+
+def _object(value: Any, path: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return _require_mapping(value, path)
+
+
+def parse_review(body: bytes) -> ParsedReview:
+    """Parse and check an AdmissionReview v1 request body."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReviewError(f"request body is not valid JSON: {exc}", 400) from None
+    review = _require_mapping(document, "body")
+    api_version, kind = review.get("apiVersion"), review.get("kind")
+    if api_version != API_VERSION or kind != KIND:
+        raise ReviewError(
+            f"expected apiVersion {API_VERSION!r} and kind {KIND!r}, got apiVersion {api_version!r} "
+            f"and kind {kind!r}",
+            400,
+        )
+    if review.get("request") is None:
+        raise ReviewError("request: required field is missing", 400)
+    request = _require_mapping(review["request"], "request")
+    uid = _string(request, "uid", "request", required=True)
+    if not uid:
+        raise ReviewError("request.uid: must not be empty", 400)
+    operation = _string(request, "operation", "request", required=True)
+    if operation not in OPERATIONS:
+        raise ReviewError(
+            f"request.operation: unsupported value {operation!r}: supported values: "
+            + ", ".join(f'"{op}"' for op in OPERATIONS),
+            400,
+        )
+    dry_run = request.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        raise ReviewError("request.dryRun: expected a boolean", 400)
+    attributes = AdmissionAttributes(
+        uid=uid,
+        kind=_gvk(request.get("kind"), "request.kind", required=True),  # type: ignore[arg-type]
+        resource=_gvr(request.get("resource"), "request.resource", required=True),  # type: ignore[arg-type]
+        operation=operation,  # type: ignore[arg-type]
+        name=_string(request, "name", "request"),
+        namespace=_string(request, "namespace", "request"),
+        sub_resource=_string(request, "subResource", "request"),
+        request_kind=_gvk(request.get("requestKind"), "request.requestKind", required=False),
+        request_resource=_gvr(request.get("requestResource"), "request.requestResource", required=False),
+        request_sub_resource=_string(request, "requestSubResource", "request"),
+        user_info=_user_info(request.get("userInfo")),
+        object=_object(request.get("object"), "request.object"),
+        old_object=_object(request.get("oldObject"), "request.oldObject"),
+        options=_object(request.get("options"), "request.options"),
+        dry_run=dry_run,
+    )
+    return ParsedReview(uid=uid, attributes=attributes)
+
+
+def review_response(uid: str, decision: AdmissionDecision) -> dict[str, Any]:
+    """The AdmissionReview answer for ``decision``."""
+    response: dict[str, Any] = {"uid": uid, "allowed": decision.allowed}
+    if decision.status is not None:
+        status: dict[str, Any] = {
+            "metadata": {},
+            "status": "Success" if decision.allowed else "Failure",
+            "code": decision.status.code,
+            "message": decision.status.message,
+        }
+        if decision.status.reason:
+            status["reason"] = decision.status.reason
+        response["status"] = status
+    if decision.warnings:
+        response["warnings"] = list(decision.warnings)
+    if decision.audit_annotations:
+        response["auditAnnotations"] = dict(decision.audit_annotations)
+    return {"apiVersion": API_VERSION, "kind": KIND, "response": response}

@@ -1,0 +1,205 @@
+"""``celgate serve``: the TLS validating webhook.
+
+With no arguments it runs the embedded default: a throwaway CA and serving certificate for
+127.0.0.1/localhost, the shipped policies, namespace ``default`` labelled
+``pod-security.kubernetes.io/enforce=restricted``, on https://127.0.0.1:8443 — and prints a
+curl command that sends a sample privileged Pod and gets it denied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+from webhook.shipped import shipped_policies_dir
+
+DEMO_NAMESPACE_LABELS = {"pod-security.kubernetes.io/enforce": "restricted"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the TLS validating webhook (no arguments: embedded default with throwaway certs)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8443, help="TLS port (default: %(default)s; 0 picks one)")
+    parser.add_argument("--policies", action="append", type=Path,
+                        help="policy file or directory, hot-reloaded (repeatable; default: the shipped policies)")
+    parser.add_argument("--tls-cert", type=Path, help="serving certificate (PEM); reloaded when it changes")
+    parser.add_argument("--tls-key", type=Path, help="serving key (PEM)")
+    parser.add_argument("--client-ca", type=Path, help="require client certificates signed by this CA")
+    parser.add_argument("--kubeconfig", help="watch Namespaces and params in this cluster")
+    parser.add_argument("--in-cluster", action="store_true", help="use the in-cluster service account")
+    parser.add_argument("--namespace-labels", action="append", default=[], metavar="NAME=k1=v1,k2=v2",
+                        help="without a cluster: labels of a namespace (repeatable)")
+    parser.add_argument("--namespaces", type=Path, help="without a cluster: a file of Namespace objects")
+    parser.add_argument("--params", action="append", type=Path, default=[],
+                        help="without a cluster: param objects (file or directory; repeatable)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                        help="worker processes (default: %(default)s)")
+    parser.add_argument("--metrics-port", type=int, help="plain-HTTP port for /healthz, /readyz and /metrics only")
+    parser.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics port (default: %(default)s)")
+    parser.add_argument("--evaluation-timeout", type=float, default=8.0,
+                        help="per-request deadline in seconds, below the webhook timeoutSeconds (default: %(default)s)")
+    parser.add_argument("--max-body-bytes", type=int, default=3 * 1024 * 1024,
+                        help="largest accepted request body (default: %(default)s, the apiserver's limit)")
+    parser.add_argument("--reload-interval", type=float, default=2.0,
+                        help="seconds between checks of policy and certificate files (default: %(default)s)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.set_defaults(run=run)
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_namespace_labels(spec: str) -> tuple[str, dict[str, str]]:
+    """``team-a=env=prod,tier=web`` -> ("team-a", {"env": "prod", "tier": "web"})."""
+    name, sep, rest = spec.partition("=")
+    if not name or not sep:
+        raise UsageError(f"--namespace-labels {spec!r}: expected NAME=key=value[,key=value...]")
+    labels: dict[str, str] = {}
+    for pair in filter(None, rest.split(",")):
+        key, eq, value = pair.partition("=")
+        if not key or not eq:
+            raise UsageError(f"--namespace-labels {spec!r}: {pair!r} is not key=value")
+        labels[key] = value
+    return name, labels
+
+
+def namespace_object(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name, **labels}}}
+
+
+def _objects(paths: list[Path]) -> list[dict[str, Any]]:
+    from webhook.documents import DocumentError, read_documents
+
+    objects: list[dict[str, Any]] = []
+    for path in paths:
+        try:
+            objects.extend(doc.obj for doc in read_documents(path))
+        except (DocumentError, OSError) as exc:
+            raise UsageError(str(exc)) from None
+    return objects
+
+
+SAMPLE_POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "privileged-demo", "namespace": "default"},
+    "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "securityContext": {"privileged": True}}]},
+}
+
+
+def sample_review() -> dict[str, Any]:
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "00000000-0000-0000-0000-000000000001",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "name": "privileged-demo",
+            "namespace": "default",
+            "operation": "CREATE",
+            "userInfo": {"username": "demo-user", "groups": ["system:authenticated"]},
+            "object": SAMPLE_POD,
+            "dryRun": False,
+        },
+    }
+
+
+def _embedded_certs(directory: Path) -> tuple[Path, Path, Path]:
+    from webhook.certs import generate_bundle, write_bundle
+
+    written = write_bundle(
+        generate_bundle(service="celgate", namespace="default", dns_names=["localhost"],
+                        ip_addresses=["127.0.0.1", "::1"], days=7),
+        directory,
+    )
+    return written.cert, written.key, written.ca_cert
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except UsageError as exc:
+        print(f"celgate serve: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    embedded = args.tls_cert is None
+    clustered = bool(args.kubeconfig or args.in_cluster)
+    namespaces = [namespace_object(*parse_namespace_labels(spec)) for spec in args.namespace_labels]
+    if args.namespaces:
+        namespaces += _objects([args.namespaces])
+    params = _objects(args.params)
+    demo_dir: Path | None = None
+    if embedded:
+        demo_dir = Path(tempfile.mkdtemp(prefix="celgate-"))
+        cert, key, ca = _embedded_certs(demo_dir)
+        args.tls_cert, args.tls_key = cert, key
+        if not clustered and not namespaces:
+            namespaces = [namespace_object("default", DEMO_NAMESPACE_LABELS)]
+        (demo_dir / "privileged-pod-review.json").write_text(json.dumps(sample_review(), indent=2))
+
+    from webhook.serving import ServeOptions, prepare_multiprocess_metrics, serve
+
+    if args.workers > 1:
+        prepare_multiprocess_metrics()
+    from webhook.policy.loader import PolicyLoadError
+    from webhook.policy_store import PolicyStore
+    from webhook.tls import ServingTLS, TLSConfigError
+
+    policies = args.policies or [shipped_policies_dir()]
+    try:
+        store = PolicyStore(policies)  # fail fast, before forking, on a set that does not load
+        ServingTLS(args.tls_cert, args.tls_key, args.client_ca)
+    except PolicyLoadError as exc:
+        print(f"celgate serve: policies do not load:\n{exc}", file=sys.stderr)
+        return 2
+    except TLSConfigError as exc:
+        print(f"celgate serve: {exc}", file=sys.stderr)
+        return 2
+
+    def announce(port: int) -> None:
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"celgate: serving {len(store.current.names())} policies on https://{host}:{port}/validate "
+              f"({args.workers} worker{'s' if args.workers > 1 else ''})", file=sys.stderr, flush=True)
+        if demo_dir is not None:
+            print(f"celgate: throwaway CA and certificate in {demo_dir}", file=sys.stderr)
+            if not clustered and not args.namespace_labels and not args.namespaces:
+                print("celgate: namespace 'default' is labelled pod-security.kubernetes.io/enforce=restricted",
+                      file=sys.stderr)
+            print("celgate: try it (a privileged Pod, denied):", file=sys.stderr)
+            print(f"  curl --cacert {demo_dir / 'ca.crt'} -H 'Content-Type: application/json' "
+                  f"--data @{demo_dir / 'privileged-pod-review.json'} https://{host}:{port}/validate",
+                  file=sys.stderr, flush=True)
+
+    options = ServeOptions(
+        host=args.host, port=args.port, policies=list(policies), tls_cert=args.tls_cert,
+        tls_key=args.tls_key, client_ca=args.client_ca, workers=args.workers,
+        metrics_port=args.metrics_port, metrics_host=args.metrics_host, kubeconfig=args.kubeconfig,
+        in_cluster=args.in_cluster, static_namespaces=namespaces, static_params=params,
+        reload_interval=args.reload_interval, evaluation_timeout=args.evaluation_timeout,
+        max_body_bytes=args.max_body_bytes, log_level=args.log_level, on_ready=announce,
+    )
+    try:
+        return serve(options)
+    except OSError as exc:
+        print(f"celgate serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,221 @@
+"""Running the webhook: sockets, worker processes, TLS, background reloads, shutdown.
+
+The parent binds the listening socket(s) once and forks ``workers`` processes that share them,
+so both cores answer requests (evaluation is CPU-bound Python). Each worker serves the same
+app over the same TLS context, polls policy and certificate files, and shuts down gracefully
+on SIGTERM: uvicorn stops accepting, finishes in-flight requests, then exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+log = logging.getLogger("celgate.serve")
+
+
+@dataclass
+class ServeOptions:
+    host: str
+    port: int
+    policies: list[Path]
+    tls_cert: Path
+    tls_key: Path
+    client_ca: Path | None = None
+    workers: int = 1
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    kubeconfig: str | None = None
+    in_cluster: bool = False
+    static_namespaces: list[dict[str, Any]] = field(default_factory=list)
+    static_params: list[dict[str, Any]] = field(default_factory=list)
+    reload_interval: float = 2.0
+    evaluation_timeout: float = 8.0
+    max_body_bytes: int = 3 * 1024 * 1024
+    body_timeout: float = 5.0
+    graceful_timeout: float = 25.0
+    log_level: str = "info"
+    on_ready: Callable[[int], None] | None = None
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _QuietServer:
+    """Factory for a uvicorn Server that leaves signal handling to its sibling."""
+
+    @staticmethod
+    def make(config: Any) -> Any:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        return Server(config)
+
+
+def _build_cluster_data(options: ServeOptions, param_kinds: Any) -> tuple[Any, Callable[[], bool]]:
+    from webhook.policy.cluster_data import StaticClusterData
+
+    if options.kubeconfig or options.in_cluster:
+        from webhook.cluster import WatchedClusterData, load_api_client
+
+        watched = WatchedClusterData(load_api_client(options.kubeconfig), param_kinds)
+        return watched, watched.synced
+    static = StaticClusterData(namespaces=options.static_namespaces, params=options.static_params)
+    return static, lambda: True
+
+
+def _reload_loop(stop: threading.Event, interval: float, store: Any, tls: Any, cluster: Any) -> None:
+    from webhook import metrics
+
+    while not stop.wait(interval):
+        try:
+            result = store.reload_if_changed()
+            if result != "unchanged":
+                metrics.POLICY_RELOADS.labels("success" if result == "reloaded" else "failure").inc()
+                metrics.POLICY_SET_VALID.set(1 if result == "reloaded" else 0)
+                metrics.POLICY_SET_GENERATION.set(store.status.generation)
+                metrics.POLICIES_LOADED.set(len(store.current.names()))
+                if hasattr(cluster, "ensure_param_kinds"):
+                    cluster.ensure_param_kinds(store.current.param_kinds())
+            if tls.reload_if_changed():
+                metrics.TLS_RELOADS.inc()
+                metrics.TLS_NOT_AFTER.set(tls.not_after())
+        except Exception:  # noqa: BLE001 - the reload loop must outlive any single failure
+            log.exception("background reload failed")
+
+
+def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.socket | None) -> None:
+    import uvicorn
+
+    from webhook import metrics
+    from webhook.decision_log import configure_logging
+    from webhook.policy_store import PolicyStore
+    from webhook.server import ServerState, create_app, health_app
+    from webhook.tls import ServingTLS
+
+    configure_logging(options.log_level)
+    store = PolicyStore(options.policies)
+    tls = ServingTLS(options.tls_cert, options.tls_key, options.client_ca)
+    cluster, ready = _build_cluster_data(options, store.current.param_kinds())
+    metrics.POLICY_SET_VALID.set(1)
+    metrics.POLICY_SET_GENERATION.set(store.status.generation)
+    metrics.POLICIES_LOADED.set(len(store.current.names()))
+    metrics.TLS_NOT_AFTER.set(tls.not_after())
+    state = ServerState(
+        store=store, cluster=cluster, ready=ready,
+        max_body_bytes=options.max_body_bytes, body_timeout=options.body_timeout,
+        evaluation_timeout=options.evaluation_timeout,
+    )
+    stop = threading.Event()
+    threading.Thread(
+        target=_reload_loop, args=(stop, options.reload_interval, store, tls, cluster),
+        name="reloader", daemon=True,
+    ).start()
+
+    config = uvicorn.Config(
+        create_app(state), log_config=None, lifespan="off", access_log=False,
+        timeout_graceful_shutdown=int(options.graceful_timeout), timeout_keep_alive=30,
+        limit_concurrency=1000,
+    )
+    config.load()
+    config.ssl = tls.context  # our context, so certificate rotation reaches new handshakes
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        tasks = [asyncio.ensure_future(server.serve(sockets=[sock]))]
+        if health_sock is not None:
+            health_config = uvicorn.Config(health_app(state), log_config=None, lifespan="off", access_log=False)
+            health = _QuietServer.make(health_config)
+            tasks.append(asyncio.ensure_future(health.serve(sockets=[health_sock])))
+
+            async def follow() -> None:
+                while not server.should_exit:
+                    await asyncio.sleep(0.1)
+                health.should_exit = True
+
+            tasks.append(asyncio.ensure_future(follow()))
+        await asyncio.gather(*tasks)
+
+    try:
+        asyncio.run(main())
+    finally:
+        stop.set()
+        if hasattr(cluster, "stop"):
+            cluster.stop()
+
+
+def serve(options: ServeOptions) -> int:
+    """Bind, fork workers, supervise them until SIGTERM/SIGINT. Returns the exit code."""
+    sock = bind_socket(options.host, options.port)
+    health_sock = bind_socket(options.metrics_host, options.metrics_port) if options.metrics_port is not None else None
+    port = sock.getsockname()[1]
+    if options.on_ready is not None:
+        options.on_ready(port)
+    if options.workers <= 1:
+        run_worker(options, sock, health_sock)
+        return 0
+
+    context = multiprocessing.get_context("fork")
+    stopping = False
+
+    def spawn() -> Any:
+        process = context.Process(target=run_worker, args=(options, sock, health_sock), daemon=False)
+        process.start()
+        return process
+
+    workers = [spawn() for _ in range(options.workers)]
+
+    def handle(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in workers:
+            if process.is_alive() and process.pid:
+                os.kill(process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    restarts: list[float] = []
+    while True:
+        for index, process in enumerate(workers):
+            process.join(timeout=0.2)
+            if process.is_alive() or stopping:
+                continue
+            now = time.monotonic()
+            restarts = [t for t in restarts if now - t < 60] + [now]
+            if len(restarts) > 5:
+                log.error("workers keep exiting (last exit code %s); giving up", process.exitcode)
+                handle(signal.SIGTERM, None)
+                break
+            log.warning("worker %d exited with code %s; restarting", process.pid, process.exitcode)
+            workers[index] = spawn()
+        if stopping and not any(p.is_alive() for p in workers):
+            return 0
+
+
+def prepare_multiprocess_metrics() -> Path:
+    """Point prometheus_client at a fresh shared directory before any metric is created."""
+    directory = Path(tempfile.mkdtemp(prefix="celgate-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return directory
