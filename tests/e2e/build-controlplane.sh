@@ -60,7 +60,7 @@ apiserver_ldflags="-s -w -X $cv.gitVersion=$k8s_version -X $cv.gitMajor=$k8s_maj
 etcd_ldflags="-s -w"
 go_version="$("$GO" env GOVERSION)"
 
-recipe="recipe=1
+recipe="recipe=2
 go=$go_version
 apiserver_ldflags=$apiserver_ldflags
 etcd_ldflags=$etcd_ldflags"
@@ -103,9 +103,12 @@ export GOFLAGS="-mod=readonly -modcacherw -buildvcs=false -p=$parallel"
 start=$SECONDS
 rm -f "$stamp"
 
+# buildDate = the release's publication time (the module proxy has no commit hash).
+build_date="$(cd "$mods/apiserver" && "$GO" list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' k8s.io/kubernetes)"
+
 log "building kube-apiserver $k8s_version with $go_version (-p=$parallel) ..."
 (cd "$mods/apiserver" &&
-  "$GO" build -trimpath -ldflags "$apiserver_ldflags" -o "$bin/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
+  "$GO" build -trimpath -ldflags "$apiserver_ldflags -X $cv.buildDate=$build_date" -o "$bin/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
 mv -f "$bin/kube-apiserver.tmp" "$bin/kube-apiserver"
 log "kube-apiserver done after $((SECONDS - start)) s"
 
