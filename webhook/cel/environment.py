@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from cel_expr_python import cel
-from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
+from cel_expr_python.ext import ext_bindings, ext_optional
 
 from webhook.cel import cost as cost_model
-from webhook.cel import runtime_errors
+from webhook.cel import ext_strings, presence, runtime_errors
 from webhook.cel.ast import CheckedAst, decode_checked
 from webhook.cel.errors import CelCompileError, CelCostError, CelEvaluationError
 from webhook.cel.library import all_libraries
@@ -122,12 +122,18 @@ class CelEnvironment:
         self.variables = dict(variables)
         libraries = all_libraries()
         extensions: list[cel.CelExtensionBase] = [
-            ext_strings.ExtStrings(2),
+            ext_strings.extension(),  # cel-go's strings v2 semantics; see compat.py
             ext_optional.ExtOptional(),
             ext_bindings.ExtBindings(),
         ]
         extensions.extend(cel.CelExtension(lib.name, list(lib.functions)) for lib in libraries)
-        self._env = cel.NewEnv(POOL, variables=self.variables, extensions=extensions)
+        self._env = cel.NewEnv(
+            POOL,
+            variables=self.variables,
+            extensions=extensions,
+            functions=[decl for lib in libraries for decl in lib.declarations],
+            function_impls={k: v for lib in libraries for k, v in lib.implementations.items()},
+        )
         self._cache: dict[str, CompiledExpression] = {}
         self._lock = threading.Lock()
         self.compile_seconds = 0.0
@@ -135,6 +141,17 @@ class CelEnvironment:
     def activation(self, data: Mapping[str, Any]) -> cel.Activation:
         """A reusable activation: converting a large object once serves many expressions."""
         return self._env.Activation(dict(data))
+
+    def _with_cel_go_presence_tests(self, program: cel.Expression, ast: CheckedAst, checked: bool) -> cel.Expression:
+        # has()/.? on null or a scalar is false/none in cel-go, an error in cel-cpp: run a
+        # guarded rewrite (presence.py); the AST, costs and messages stay the original's.
+        rewritten = presence.rewrite(ast)
+        if rewritten is None:
+            return program
+        try:
+            return self._env.compile(rewritten, disable_check=not checked)
+        except RuntimeError:
+            return program
 
     def compile(self, expression: str) -> CompiledExpression:
         """Compile (or fetch from cache); raises CelCompileError in cel-go's wording."""
@@ -154,6 +171,7 @@ class CelEnvironment:
         ast = decode_checked(program.serialize(), expression)
         validate_ast(ast, expression)
         output_type = program.return_type().name() if checked else "DYN"
+        program = self._with_cel_go_presence_tests(program, ast, checked)
         compiled = CompiledExpression(expression, program, ast, output_type, checked, self)
         with self._lock:
             self._cache[expression] = compiled

@@ -1,9 +1,181 @@
-"""Placeholder: cel-cpp runtime error text -> cel-go wording (being written)."""
+"""cel-cpp runtime error text -> the text cel-go (kube-apiserver) produces for the same failure.
+
+Users compare celgate's messages with the API server's (``no such key: image``), and policy
+tests assert on them, so every runtime error leaves the CEL layer in cel-go's words. The table
+below is ordered: the first pattern that matches the whole message wins. Messages raised by our
+own Python implementations arrive as ``UNKNOWN: <text>``; they already carry cel-go's text, match
+no cel-cpp pattern, and pass through unchanged (cel-cpp uses the same ``UNKNOWN`` status for some
+of its own errors, so the status alone cannot tell them apart).
+
+Sources: cel-go v0.26.0 ``common/types/err.go``, ``common/types/*.go`` (conversions),
+``common/decls/decls.go`` (MaybeNoSuchOverload), ``interpreter/attributes.go`` (resolution
+errors), Go's ``regexp/syntax`` error codes.
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Callable
+
+_STATUS_PREFIX = re.compile(r"^[A-Z_]+: ")
+_STATUS_SUFFIX = re.compile(r"\s*\[[A-Z_]+\]$")
+
+# cel-cpp's runtime type names -> cel-go's TypeName().
+_TYPE_NAMES = {
+    "int64": "int",
+    "int": "int",
+    "uint64": "uint",
+    "uint": "uint",
+    "double": "double",
+    "string": "string",
+    "bytes": "bytes",
+    "bool": "bool",
+    "null_type": "null_type",
+    "list": "list",
+    "map": "map",
+    "type": "type",
+    "duration": "google.protobuf.Duration",
+    "timestamp": "google.protobuf.Timestamp",
+    "google.protobuf.Duration": "google.protobuf.Duration",
+    "google.protobuf.Timestamp": "google.protobuf.Timestamp",
+    "optional_type": "optional_type",
+}
+
+# Operators cel-go binds with one trait-dispatched implementation (common/stdlib/standard.go):
+# when the left operand has the trait the type's own method answers a bare "no such overload";
+# otherwise the interpreter says "no such overload: <fn>" (interpreter/interpretable.go).
+_TRAIT_HOLDERS: dict[str, frozenset[str]] = {
+    "_+_": frozenset({"int", "uint", "double", "string", "bytes", "list",
+                      "google.protobuf.Duration", "google.protobuf.Timestamp"}),
+    "_-_": frozenset({"int", "uint", "double", "google.protobuf.Duration", "google.protobuf.Timestamp"}),
+    "_*_": frozenset({"int", "uint", "double"}),
+    "_/_": frozenset({"int", "uint", "double"}),
+    "_%_": frozenset({"int", "uint"}),
+    "-_": frozenset({"int", "double", "google.protobuf.Duration"}),
+    "_<_": frozenset({"int", "uint", "double", "string", "bytes", "bool",
+                      "google.protobuf.Duration", "google.protobuf.Timestamp"}),
+    "size": frozenset({"string", "bytes", "list", "map"}),
+    "matches": frozenset({"string"}),
+}
+for _op in ("_<=_", "_>_", "_>=_"):
+    _TRAIT_HOLDERS[_op] = _TRAIT_HOLDERS["_<_"]
+# Bound without a type guard: the receiver's method answers a bare "no such overload".
+_UNGUARDED = frozenset({"@in", "contains", "startsWith", "endsWith"})
+
+# RE2 (C++) error code text -> Go regexp/syntax ErrorCode text.
+_REGEX_CODES = {
+    "missing ]": "missing closing ]",
+    "missing )": "missing closing )",
+    "unexpected )": "unexpected )",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid repetition size": "invalid repeat count",
+    "invalid escape sequence": "invalid escape sequence",
+    "invalid character class": "invalid character class",
+    "invalid character class range": "invalid character class range",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "invalid named capture group": "invalid named capture",
+    "invalid UTF-8": "invalid UTF-8",
+    "pattern too large - compile failed": "expression too large",
+    "pattern too large - reverse compile failed": "expression too large",
+    "bad nesting depth": "expression nests too deeply",
+}
+
+_CONVERSION_TARGETS = {
+    "int": "int",
+    "uint": "uint",
+    "double": "double",
+    "bool": "bool",
+    "Duration": "google.protobuf.Duration",
+    "Timestamp": "google.protobuf.Timestamp",
+}
+
+
+def go_type_name(cpp_name: str) -> str:
+    """cel-go's name for a type as cel-cpp prints it in runtime errors."""
+    return _TYPE_NAMES.get(cpp_name.strip(), cpp_name.strip())
+
+
+def _unquote_key(key: str) -> str:
+    # cel-cpp quotes string keys (C escapes); cel-go prints the key with %v, i.e. bare.
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        return re.sub(r'\\(["\\])', r"\1", key[1:-1])
+    return key
+
+
+def _no_such_overload(match: re.Match[str]) -> str:
+    function = match.group("fn")
+    receiver = match.group("recv")
+    args = [go_type_name(a) for a in (match.group("args") or "").split(",") if a.strip()]
+    if receiver is not None:
+        args.insert(0, go_type_name(receiver))
+    if function in _UNGUARDED:
+        return "no such overload"
+    holders = _TRAIT_HOLDERS.get(function)
+    if holders is not None:
+        if args and args[0] in holders:
+            return "no such overload"
+        return f"no such overload: {function}"
+    if match.group("args") is None:
+        return f"no such overload: {function}"
+    return f"no such overload: {function}({', '.join(args)})"
+
+
+def _regex_error(match: re.Match[str]) -> str:
+    detail = match.group("detail")
+    for code in sorted(_REGEX_CODES, key=len, reverse=True):
+        if detail == code or detail.startswith(code + ": "):
+            fragment = detail[len(code) + 2:] if detail != code else ""
+            if code == "trailing \\":
+                fragment = ""
+            return f"error parsing regexp: {_REGEX_CODES[code]}: `{fragment}`"
+    if detail.startswith("trailing \\"):
+        return "error parsing regexp: trailing backslash at end of expression: ``"
+    return f"error parsing regexp: {detail}"
+
+
+def _conversion(match: re.Match[str]) -> str:
+    target = _CONVERSION_TARGETS.get(match.group("to"), match.group("to"))
+    return f"type conversion error from '{go_type_name(match.group('from'))}' to '{target}'"
+
+
+_Rewrite = Callable[[re.Match[str]], str]
+
+_TABLE: tuple[tuple[re.Pattern[str], _Rewrite], ...] = (
+    (re.compile(r"Key not found in map : (?P<key>.*)", re.S),
+     lambda m: f"no such key: {_unquote_key(m.group('key'))}"),
+    (re.compile(r"No matching overloads found : (?:\((?P<recv>[^)]*)\)\.)?(?P<fn>[^(]+)(?:\((?P<args>[^)]*)\))?"),
+     _no_such_overload),
+    (re.compile(r"Index error: index=(?P<index>-?\d+) size=\d+"),
+     lambda m: f"index out of bounds: {m.group('index')}"),
+    (re.compile(r"Index error: expected integer type, got (?P<type>\S+)"),
+     lambda m: f"unsupported index type '{go_type_name(m.group('type'))}' in list"),
+    (re.compile(r"divide by zero"), lambda m: "division by zero"),
+    (re.compile(r"modulus by zero"), lambda m: "modulus by zero"),
+    (re.compile(r"(?:double|uint64) out of int64 range"), lambda m: "integer overflow"),
+    (re.compile(r"(?:double|int64) out of uint64 range"), lambda m: "unsigned integer overflow"),
+    (re.compile(r"cannot convert (?P<from>\S+) to (?P<to>\S+)"), _conversion),
+    (re.compile(r"String to (?P<to>Duration|Timestamp) conversion failed"),
+     lambda m: _conversion_from_string(m.group("to"))),
+    (re.compile(r"malformed UTF-8 bytes"), lambda m: "invalid UTF-8 in bytes, cannot convert to string"),
+    (re.compile(r'Duration ".*" (?:above|below) (?:maximum|minimum) allowed duration ".*"'),
+     lambda m: "duration overflow"),
+    (re.compile(r"invalid regular expression: (?P<detail>.*)", re.S), _regex_error),
+    # cel-go resolves these through attributes.go's missingKey; cel-cpp's text lacks the key.
+    (re.compile(r"Applying SELECT to non-message type"), lambda m: "no such key"),
+    (re.compile(r"Invalid (?:map key|container) type: '(?P<type>[^']*)'"), lambda m: "no such key"),
+)
+
+
+def _conversion_from_string(target: str) -> str:
+    return f"type conversion error from 'string' to '{_CONVERSION_TARGETS[target]}'"
+
 
 def translate(message: str) -> str:
-    from webhook.cel.environment import strip_status
-
-    return strip_status(message)
+    """cel-go's wording of a cel-cpp runtime error message (status decoration removed)."""
+    text = _STATUS_SUFFIX.sub("", _STATUS_PREFIX.sub("", message, count=1))
+    for pattern, rewrite in _TABLE:
+        match = pattern.fullmatch(text)
+        if match is not None:
+            return rewrite(match)
+    return text

@@ -24,7 +24,6 @@ OPAQUE_TYPE_NAMES: tuple[str, ...] = (
     "kubernetes.URL",
     "kubernetes.Semver",
     "kubernetes.NamedFormat",
-    "kubernetes.Image",
     "net.IP",
     "net.CIDR",
     "kubernetes.authorization.Authorizer",

@@ -7,8 +7,8 @@ k8s.io/apiserver/pkg/cel/library, so the cost model (webhook/cel/cost.py) can ke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
 
 from cel_expr_python import cel
 
@@ -16,6 +16,11 @@ from cel_expr_python import cel
 class CelLibrary:
     name: str
     functions: Sequence[cel.FunctionDecl]
+    # Declarations whose implementations are bound by overload id (NewEnv functions= /
+    # function_impls=): the only way cel-cpp accepts several typed overloads sharing one
+    # Python implementation (see library/dispatch.py). Names must not clash with extensions.
+    declarations: Sequence[cel.FunctionDecl] = ()
+    implementations: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 def all_libraries() -> list[CelLibrary]:

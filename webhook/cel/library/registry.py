@@ -17,8 +17,6 @@ _MODULES = (
     "cidr",
     "format",
     "semver",
-    "image",
-    "numeric",
 )
 
 

@@ -1,0 +1,218 @@
+"""Base CEL as kube-apiserver (cel-go v0.26.0) evaluates it: macros, missing fields, overflow,
+heterogeneous numbers, conversions, and cel-go's runtime error texts."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import pytest
+from cel_expr_python import cel
+
+from webhook.cel import CelEnvironment, CelEvaluationError
+from webhook.cel import compat, runtime_errors
+
+DEPLOYMENT = json.loads((Path(__file__).parents[1] / "fixtures/cel/deployment.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def env() -> CelEnvironment:
+    return CelEnvironment({"object": cel.Type.DYN})
+
+
+def evaluate(env: CelEnvironment, expression: str):
+    return env.compile(expression).evaluate({"object": DEPLOYMENT})
+
+
+def error_of(env: CelEnvironment, expression: str) -> str:
+    with pytest.raises(CelEvaluationError) as caught:
+        evaluate(env, expression)
+    return caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        # standard macros
+        ("object.spec.template.spec.containers.all(c, c.image.startsWith('registry.example/'))", True),
+        ("object.spec.template.spec.containers.exists(c, c.name == 'sidecar')", True),
+        ("object.spec.template.spec.containers.exists_one(c, has(c.ports))", True),
+        ("[1, 2, 3].exists_one(x, x > 1)", False),
+        ("object.spec.template.spec.containers.map(c, c.name)", ["app", "sidecar"]),
+        ("object.spec.template.spec.containers.filter(c, !has(c.ports)).map(c, c.name)", ["sidecar"]),
+        ("[1, 2, 3].map(x, x > 1, x * 10)", [20, 30]),
+        ("object.metadata.labels.all(k, k in ['app', 'tier'])", True),
+        ("object.metadata.labels.exists(k, object.metadata.labels[k] == 'web')", True),
+        # has() on missing JSON fields is false, never an error
+        ("has(object.spec.replicas)", True),
+        ("has(object.spec.paused)", False),
+        ("has(object.metadata.annotations)", False),
+        ("has(object.spec.template.spec.containers[0].ports)", True),
+        ("'app' in object.metadata.labels", True),
+        # heterogeneous equality and cross-type numeric comparison (CrossTypeNumericComparisons)
+        ("object.spec.replicas > 1.5", True),
+        ("object.spec.replicas == 3.0", True),
+        ("object.spec.ratio < 1", True),
+        ("1 < 1.5", True),
+        ("2u > 1.5", True),
+        ("1 <= 1u", True),
+        ("dyn(1) == dyn(1.0)", True),
+        ("dyn(1u) == dyn(1)", True),
+        ("dyn('1') == dyn(1)", False),
+        ("dyn([1]) == dyn([1.0])", True),
+        ("dyn({'a': 1}) == dyn({'a': 1u})", True),
+        ("[1, 2] == [1, 2]", True),
+        # integer arithmetic at the edges
+        ("9223372036854775807 - 1", 9223372036854775806),
+        ("-9223372036854775808 + 1", -9223372036854775807),
+        ("-7 / 2", -3),
+        ("-7 % 2", -1),
+        ("18446744073709551615u - 1u", 18446744073709551614),
+        # conversions
+        ("int('42')", 42),
+        ("int(-3.9)", -3),
+        ("uint(3.9)", 3),
+        ("double('2.5')", 2.5),
+        ("string(42)", "42"),
+        ("string(2.5)", "2.5"),
+        ("string(b'abc')", "abc"),
+        ("bytes('abc')", b"abc"),
+        ("bool('true')", True),
+        ("int(timestamp('1970-01-01T00:01:00Z'))", 60),
+        # strings, bytes, durations, timestamps
+        ("size('héllo')", 5),
+        ("size(b'h\\xc3\\xa9')", 3),
+        ("'hello'.contains('ell') && 'hello'.startsWith('he') && 'hello'.endsWith('lo')", True),
+        ("'abc123'.matches('^[a-z]+[0-9]+$')", True),
+        ("duration('1h30m') > duration('90m')", False),
+        ("duration('1h30m') == duration('90m')", True),
+        ("duration('1h').getMinutes()", 60),
+        ("duration('1.5s').getSeconds()", 1),
+        ("timestamp('2024-02-29T12:30:00Z').getFullYear()", 2024),
+        ("timestamp('2024-02-29T12:30:00Z').getMonth()", 1),
+        ("timestamp('2024-02-29T12:30:00Z').getDayOfMonth()", 28),
+        ("timestamp('2024-02-29T12:30:00Z').getHours('America/New_York')", 7),
+        ("timestamp('2024-01-01T00:00:00Z') + duration('36h')", datetime.datetime(2024, 1, 2, 12, tzinfo=datetime.timezone.utc)),
+        ("timestamp('2024-01-02T00:00:00Z') - timestamp('2024-01-01T00:00:00Z')", datetime.timedelta(days=1)),
+        # type() and dyn
+        ("type(object) == map", True),
+        ("type(object.spec.replicas) == int", True),
+        ("type(object.spec.ratio) == double", True),
+        ("type(1u) == uint", True),
+    ],
+)
+def test_expression_evaluates_like_cel_go(env: CelEnvironment, expression: str, expected: object) -> None:
+    assert evaluate(env, expression) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        # access to a missing JSON field is an error, worded as cel-go words it
+        ("object.spec.paused", "no such key: paused"),
+        ("object.metadata.annotations['x']", "no such key: annotations"),
+        ("object.metadata.labels['team']", "no such key: team"),
+        ("object.spec.template.spec.containers[1].ports", "no such key: ports"),
+        ("{'a': 1}[dyn(2)]", "no such key: 2"),
+        ("object.spec.template.spec.containers[5]", "index out of bounds: 5"),
+        ("[1, 2][-1]", "index out of bounds: -1"),
+        ("dyn([1])['a']", "unsupported index type 'string' in list"),
+        # int64 / uint64 overflow
+        ("9223372036854775807 + 1", "integer overflow"),
+        ("-9223372036854775808 - 1", "integer overflow"),
+        ("9223372036854775807 * 2", "integer overflow"),
+        ("-(-9223372036854775808)", "integer overflow"),
+        ("-9223372036854775808 / -1", "integer overflow"),
+        ("0u - 1u", "unsigned integer overflow"),
+        ("18446744073709551615u + 1u", "unsigned integer overflow"),
+        ("object.spec.replicas / 0", "division by zero"),
+        ("object.spec.replicas % 0", "modulus by zero"),
+        # conversions
+        ("int('abc')", "type conversion error from 'string' to 'int'"),
+        ("uint('-1')", "type conversion error from 'string' to 'uint'"),
+        ("double('x')", "type conversion error from 'string' to 'double'"),
+        ("int(1e20)", "integer overflow"),
+        ("uint(-1)", "unsigned integer overflow"),
+        ("int(18446744073709551615u)", "integer overflow"),
+        ("duration(dyn('1x'))", "type conversion error from 'string' to 'google.protobuf.Duration'"),
+        ("timestamp(dyn('yesterday'))", "type conversion error from 'string' to 'google.protobuf.Timestamp'"),
+        ("string(b'\\xff')", "invalid UTF-8 in bytes, cannot convert to string"),
+        ("timestamp('9999-12-31T23:59:59Z') + duration('1h')", "timestamp overflow"),
+        # regular expressions from data (RE2 errors in Go's regexp wording)
+        ("'a'.matches(dyn('['))", "error parsing regexp: missing closing ]: `[`"),
+        ("'a'.matches(dyn('a**'))", "error parsing regexp: invalid nested repetition operator: `**`"),
+        ("'a'.matches(dyn('+'))", "error parsing regexp: missing argument to repetition operator: `+`"),
+        ("'a'.matches(dyn(')'))", "error parsing regexp: unexpected ): `)`"),
+        # dynamic dispatch failures
+        ("dyn(1) + dyn('a')", "no such overload"),
+        ("dyn(true) + dyn(1)", "no such overload: _+_"),
+        ("size(dyn(1))", "no such overload: size"),
+        ("dyn(null) < dyn(1)", "no such overload: _<_"),
+        ("'a' in dyn(1)", "no such overload"),
+        ("optional.none().value()", "optional.none() dereference"),
+    ],
+)
+def test_runtime_error_uses_cel_go_message(env: CelEnvironment, expression: str, message: str) -> None:
+    assert error_of(env, expression) == message
+
+
+@pytest.mark.parametrize(
+    ("cpp", "go"),
+    [
+        ('NOT_FOUND: Key not found in map : "x"', "no such key: x"),
+        ('Key not found in map : "a\\"b"', 'no such key: a"b'),
+        ("UNKNOWN: No matching overloads found : _+_(int64, string)", "no such overload"),
+        ("No matching overloads found : (int64).startsWith(string)", "no such overload"),
+        ("No matching overloads found : quantity(int64)", "no such overload: quantity(int)"),
+        ("No matching overloads found : _*_(duration, int64)", "no such overload: _*_"),
+        ("INVALID_ARGUMENT: divide by zero", "division by zero"),
+        ("UNKNOWN: Index error: index=3 size=1", "index out of bounds: 3"),
+        ("invalid regular expression: trailing \\", "error parsing regexp: trailing backslash at end of expression: ``"),
+        ("invalid regular expression: invalid repetition size: {1001}", "error parsing regexp: invalid repeat count: `{1001}`"),
+        ('Duration "277777777h46m40s" above maximum allowed duration "87660000h0.999999999s"', "duration overflow"),
+        # our own Python implementations already speak cel-go: passed through unchanged
+        ("UNKNOWN: index out of range: 30", "index out of range: 30"),
+        ("UNKNOWN: quantities must not be negative", "quantities must not be negative"),
+    ],
+)
+def test_translate_maps_cel_cpp_text_to_cel_go(cpp: str, go: str) -> None:
+    assert runtime_errors.translate(cpp) == go
+
+
+def test_bind_names_a_subexpression(env: CelEnvironment) -> None:
+    expression = (
+        "cel.bind(names, object.spec.template.spec.containers.map(c, c.name),"
+        " names.size() == 2 && 'app' in names)"
+    )
+    assert evaluate(env, expression) is True
+
+
+def test_bind_shadows_outer_variable(env: CelEnvironment) -> None:
+    assert evaluate(env, "cel.bind(object, 5, object * 2)") == 10
+
+
+@pytest.mark.xfail(strict=True, reason=compat.difference("D5"))
+def test_field_selection_on_a_scalar_names_the_field(env: CelEnvironment) -> None:
+    assert error_of(env, "object.spec.replicas.x") == "no such key: x"
+
+
+def test_join_of_mixed_data_list_reports_the_element(env: CelEnvironment) -> None:
+    assert error_of(env, "object.spec.items.join()") == "join: invalid input: 1"
+
+
+@pytest.mark.xfail(strict=True, reason=compat.difference("D7"))
+def test_unknown_time_zone_names_the_zone(env: CelEnvironment) -> None:
+    message = error_of(env, "timestamp('2024-01-01T00:00:00Z').getHours(dyn('bad/zone'))")
+    assert message == "unknown time zone bad/zone"
+
+
+@pytest.mark.xfail(strict=True, reason=compat.difference("D9"))
+def test_duration_milliseconds_are_the_total(env: CelEnvironment) -> None:
+    assert evaluate(env, "duration('1.5s').getMilliseconds()") == 1500
+
+
+@pytest.mark.xfail(strict=True, reason=compat.difference("D6"))
+def test_duration_beyond_go_range_is_a_conversion_error(env: CelEnvironment) -> None:
+    message = error_of(env, "duration(dyn('3000000h'))")
+    assert message == "type conversion error from 'string' to 'google.protobuf.Duration'"
