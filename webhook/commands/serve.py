@@ -51,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="per-request deadline in seconds, below the webhook timeoutSeconds (default: %(default)s)")
     parser.add_argument("--max-body-bytes", type=int, default=3 * 1024 * 1024,
                         help="largest accepted request body (default: %(default)s, the apiserver's limit)")
+    parser.add_argument("--body-timeout", type=float, default=5.0,
+                        help="seconds a client may take to send its request body (default: %(default)s)")
     parser.add_argument("--reload-interval", type=float, default=2.0,
                         help="seconds between checks of policy and certificate files (default: %(default)s)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -196,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port, metrics_host=args.metrics_host, kubeconfig=args.kubeconfig,
         in_cluster=args.in_cluster, static_namespaces=namespaces, static_params=params,
         reload_interval=args.reload_interval, evaluation_timeout=args.evaluation_timeout,
-        max_body_bytes=args.max_body_bytes, log_level=args.log_level, on_ready=announce,
+        max_body_bytes=args.max_body_bytes, body_timeout=args.body_timeout, log_level=args.log_level, on_ready=announce,
     )
     try:
         return serve(options)
