@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from webhook.admission.manifest import namespace_object
+from webhook.policy.cluster_data import StaticClusterData
+
 log = logging.getLogger("celgate.serve")
 
 
@@ -74,15 +77,20 @@ class _QuietServer:
         return Server(config)
 
 
-def _build_cluster_data(options: ServeOptions, param_kinds: Any) -> tuple[Any, Callable[[], bool]]:
-    from webhook.policy.cluster_data import StaticClusterData
+class StandaloneClusterData(StaticClusterData):
+    """Without a cluster, an unknown namespace exists with only its name label, as in celgate test."""
 
+    def get_namespace(self, name: str) -> dict | None:
+        return super().get_namespace(name) or namespace_object(name)
+
+
+def _build_cluster_data(options: ServeOptions, param_kinds: Any) -> tuple[Any, Callable[[], bool]]:
     if options.kubeconfig or options.in_cluster:
         from webhook.cluster import WatchedClusterData, load_api_client
 
         watched = WatchedClusterData(load_api_client(options.kubeconfig), param_kinds)
         return watched, watched.synced
-    static = StaticClusterData(namespaces=options.static_namespaces, params=options.static_params)
+    static = StandaloneClusterData(namespaces=options.static_namespaces, params=options.static_params)
     return static, lambda: True
 
 

@@ -100,7 +100,7 @@ def test_stdin_is_read_for_a_dash() -> None:
     assert process.returncode == 1, process.stderr
     [result] = json_report(process.stdout)["results"]
     assert result["source"] == "-#0"
-    assert result["status"]["message"] == PRIVILEGED_DENIAL
+    assert result["status"]["message"] == PRIVILEGED_DENIAL.removeprefix('pods "privileged-pod" is forbidden: ')
 
 
 def test_stdin_in_process(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

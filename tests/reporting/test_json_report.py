@@ -26,7 +26,7 @@ def test_denied_object_carries_status_and_the_denying_evaluation(example_by_name
     assert report["allowed"] is False
     assert report["status"]["code"] == 403
     assert report["status"]["reason"] == "Forbidden"
-    assert report["status"]["message"].startswith('pods "privileged-pod" is forbidden: ')
+    assert report["status"]["message"].startswith("ValidatingAdmissionPolicy 'disallow-privileged-containers' ")
     denying = [e for e in report["evaluations"] if e["result"] == "deny"]
     assert denying == [
         {

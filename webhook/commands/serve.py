@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 
+from webhook.admission.manifest import namespace_object
+from webhook.commands.test import UsageError, parse_namespace_labels
 from webhook.shipped import shipped_policies_dir
 
 DEMO_NAMESPACE_LABELS = {"pod-security.kubernetes.io/enforce": "restricted"}
@@ -57,29 +59,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="seconds between checks of policy and certificate files (default: %(default)s)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(run=run)
-
-
-class UsageError(Exception):
-    pass
-
-
-def parse_namespace_labels(spec: str) -> tuple[str, dict[str, str]]:
-    """``team-a=env=prod,tier=web`` -> ("team-a", {"env": "prod", "tier": "web"})."""
-    name, sep, rest = spec.partition("=")
-    if not name or not sep:
-        raise UsageError(f"--namespace-labels {spec!r}: expected NAME=key=value[,key=value...]")
-    labels: dict[str, str] = {}
-    for pair in filter(None, rest.split(",")):
-        key, eq, value = pair.partition("=")
-        if not key or not eq:
-            raise UsageError(f"--namespace-labels {spec!r}: {pair!r} is not key=value")
-        labels[key] = value
-    return name, labels
-
-
-def namespace_object(name: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name, **labels}}}
 
 
 def _objects(paths: list[Path]) -> list[dict[str, Any]]:
@@ -146,7 +125,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     embedded = args.tls_cert is None
     clustered = bool(args.kubeconfig or args.in_cluster)
-    namespaces = [namespace_object(*parse_namespace_labels(spec)) for spec in args.namespace_labels]
+    namespaces = [namespace_object(name, labels) for name, labels in parse_namespace_labels(args.namespace_labels).items()]
     if args.namespaces:
         namespaces += _objects([args.namespaces])
     params = _objects(args.params)
