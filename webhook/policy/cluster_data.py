@@ -1,0 +1,76 @@
+"""What policy evaluation reads from the cluster: namespaces and param objects.
+
+The decision code only sees this protocol. The CLI and a webhook without cluster access use
+:class:`StaticClusterData`; a webhook with a cluster can implement it over informers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Protocol
+
+
+class ClusterData(Protocol):
+    def get_namespace(self, name: str) -> dict | None: ...
+
+    def list_params(self, api_version: str, kind: str, namespace: str | None) -> list[dict]:
+        """Objects of that apiVersion/kind; ``namespace`` None means all namespaces (or the
+        cluster-scoped objects)."""
+        ...
+
+
+class StaticClusterData:
+    """ClusterData over objects held in memory."""
+
+    def __init__(self, namespaces: Iterable[dict] = (), params: Iterable[dict] = ()) -> None:
+        self._namespaces: dict[str, dict] = {}
+        self._params: list[dict] = []
+        for namespace in namespaces:
+            self.add_namespace(namespace)
+        for param in params:
+            self.add_param(param)
+
+    def add_namespace(self, obj: dict) -> None:
+        name = _metadata(obj).get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError("a Namespace object needs metadata.name")
+        self._namespaces[name] = obj
+
+    def add_param(self, obj: dict) -> None:
+        if not isinstance(obj.get("apiVersion"), str) or not isinstance(obj.get("kind"), str):
+            raise ValueError("a param object needs apiVersion and kind")
+        name = _metadata(obj).get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a param object of kind {obj['kind']} needs metadata.name")
+        # A later object with the same identity replaces the earlier one (like a re-apply).
+        key = _identity(obj)
+        self._params = [p for p in self._params if _identity(p) != key]
+        self._params.append(obj)
+
+    def get_namespace(self, name: str) -> dict | None:
+        return self._namespaces.get(name)
+
+    def list_params(self, api_version: str, kind: str, namespace: str | None) -> list[dict]:
+        # The API server serves an object in every version of its group, so only the group
+        # and kind have to agree.
+        group = _group(api_version)
+        return [
+            p
+            for p in self._params
+            if _group(p["apiVersion"]) == group
+            and p["kind"] == kind
+            and (namespace is None or (_metadata(p).get("namespace") or "") == namespace)
+        ]
+
+
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
+def _metadata(obj: dict) -> dict[str, Any]:
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _identity(obj: dict) -> tuple[str, str, str, str]:
+    metadata = _metadata(obj)
+    return (obj["apiVersion"], obj["kind"], metadata.get("namespace") or "", metadata.get("name") or "")

@@ -1,0 +1,289 @@
+"""Compiling a policy's CEL: every expression checked as kube-apiserver checks it on create.
+
+Two environments, as upstream: ``params`` is declared only for policies with a paramKind
+(k8s.io/apiserver/pkg/admission/plugin/cel/compile.go, OptionalVariableDeclarations), so
+``params.x`` in a policy without one is a compile error. Expressions that read
+``variables.<name>`` are composed with their variables (see composition.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from cel_expr_python import cel
+
+from webhook.cel import CelCompileError, CelEnvironment, CompiledExpression
+from webhook.policy import composition
+from webhook.policy.declarations import undefined_fields
+from webhook.policy.model import Policy
+
+_BASE_VARIABLES = ("object", "oldObject", "request", "namespaceObject", "variables")
+_envs: dict[bool, CelEnvironment] = {}
+_envs_lock = threading.Lock()
+
+
+def _authorizer_declarations() -> dict[str, cel.Type]:
+    # The authz library (webhook/cel/library/authz.py) declares the authorizer's types;
+    # without it, `authorizer` stays undeclared and expressions using it fail to compile.
+    try:
+        authz = importlib.import_module("webhook.cel.library.authz")
+    except ModuleNotFoundError:
+        return {}
+    declarations = getattr(authz, "AUTHORIZER_VARIABLES", None)
+    return dict(declarations) if declarations else {}
+
+
+def environment(with_params: bool) -> CelEnvironment:
+    """The (shared) VAP environment, with or without ``params``."""
+    with _envs_lock:
+        env = _envs.get(with_params)
+        if env is None:
+            names = _BASE_VARIABLES + (("params",) if with_params else ())
+            variables: dict[str, cel.Type] = {name: cel.Type.DYN for name in names}
+            variables.update(_authorizer_declarations())
+            env = _envs[with_params] = CelEnvironment(variables)
+        return env
+
+
+@dataclass(frozen=True)
+class PolicyExpression:
+    """An expression as written (``source``) and the programs that evaluate it.
+
+    ``direct`` is the source compiled with ``variables`` as a map of already computed values;
+    ``program`` carries its ``dependencies`` (transitively, in declaration order) by composition,
+    for when a variable's value cannot be handed back to CEL (see validator.py).
+    """
+
+    source: str
+    program: CompiledExpression
+    direct: CompiledExpression
+    dependencies: tuple[str, ...] = ()
+    name: str = ""  # the variable's name, for spec.variables
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    policy: Policy
+    validations: tuple[PolicyExpression, ...]
+    message_expressions: tuple[PolicyExpression | None, ...]
+    audit_annotations: tuple[PolicyExpression, ...]
+    match_conditions: tuple[PolicyExpression, ...]
+    variables: tuple[PolicyExpression, ...] = field(default=())
+
+    def variable(self, name: str) -> PolicyExpression:
+        return next(v for v in self.variables if v.name == name)
+
+    @property
+    def name(self) -> str:
+        return self.policy.name
+
+
+@dataclass(frozen=True)
+class ExpressionProblem:
+    field: str
+    message: str
+
+
+# Output types kube-apiserver requires (ExpressionAccessor.ReturnTypes); None = any.
+_BOOL = ("BOOL",)
+_STRING = ("STRING",)
+_STRING_OR_NULL = ("STRING", "NULL")
+_TYPE_TEXT = {"BOOL": "bool", "STRING": "string", "NULL": "null_type"}
+
+
+_CEL_GO_NAMES = {
+    "INT": "int", "UINT": "uint", "DOUBLE": "double", "BOOL": "bool", "STRING": "string", "BYTES": "bytes",
+    "NULL": "null_type", "DYN": "dyn", "DURATION": "google.protobuf.Duration",
+    "TIMESTAMP": "google.protobuf.Timestamp", "LIST": "list", "MAP": "map", "TYPE": "type",
+}
+
+
+def cel_go_type_name(cel_cpp_name: str) -> str:
+    """cel-cpp's ``LIST<MAP<STRING, DYN>>`` as cel-go prints it: ``list(map(string, dyn))``."""
+    text = cel_cpp_name.replace("<", "(").replace(">", ")")
+    return re.sub(r"[A-Za-z_][A-Za-z0-9_.]*", lambda m: _CEL_GO_NAMES.get(m.group(0), m.group(0)), text)
+
+
+def go_quote(value: str) -> str:
+    """Go's %q for the strings we print (field.Invalid values)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _PolicyCompiler:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.env = environment(policy.param_kind is not None)
+        self.definitions = {v.name: v.expression for v in policy.variables}
+        self.order = [v.name for v in policy.variables]
+        self.problems: list[ExpressionProblem] = []
+        self.failed_variables: set[str] = set()
+        # name -> names it reads directly (only earlier, declared ones)
+        self.reads: dict[str, list[str]] = {}
+
+    def invalid(self, path: str, expression: str, message: str) -> None:
+        self.problems.append(ExpressionProblem(path, f"Invalid value: {go_quote(expression)}: {message}"))
+
+    def compile(
+        self, path: str, expression: str, visible: Iterable[str], returns: tuple[str, ...] | None,
+        *, variable: str = "", undeclared: tuple[str, ...] = (),
+    ) -> PolicyExpression | None:
+        visible = list(visible)
+        try:
+            direct = self.env.compile(expression)
+        except CelCompileError as exc:
+            self.invalid(path, expression, f"compilation failed: {_cel_go_undeclared(exc.message, expression)}")
+            if variable:
+                self.failed_variables.add(variable)
+            return None
+        missing = _undeclared_references(expression, undeclared) or undefined_fields(expression)
+        if missing:
+            self.invalid(path, expression, f"compilation failed: {missing}")
+            return None
+        refs = composition.references(expression)
+        undefined = [ref for ref in refs if ref.name not in visible]
+        if undefined:
+            errors = "\n".join(
+                composition.error_text(expression, *composition.position_of(expression, ref.dot), f"undefined field '{ref.name}'")
+                for ref in undefined
+            )
+            self.invalid(path, expression, f"compilation failed: {errors}")
+            if variable:
+                self.failed_variables.add(variable)
+            return None
+        reads = list(dict.fromkeys(ref.name for ref in refs))
+        if variable:
+            self.reads[variable] = reads
+        dependencies = self._closure(reads)
+        if any(name in self.failed_variables for name in dependencies):
+            if variable:
+                self.failed_variables.add(variable)
+            return None  # the variable's own problem is reported
+        composed = composition.compose(expression, dependencies, self.definitions, set(visible))
+        try:
+            program = self.env.compile(composed.text) if composed.text != expression else direct
+        except CelCompileError as exc:
+            remapped = composition.remap_errors(exc.message, composed, expression)
+            if remapped:
+                self.invalid(path, expression, f"compilation failed: {remapped}")
+            if variable:
+                self.failed_variables.add(variable)
+            return None
+        if returns is not None and program.checked and program.output_type not in returns:
+            actual = cel_go_type_name(program.program.return_type().name())
+            if len(returns) == 1:
+                reason = f"must evaluate to {_TYPE_TEXT[returns[0]]} but got {actual}"
+            else:
+                reason = "must evaluate to one of [" + " ".join(_TYPE_TEXT[r] for r in returns) + f"] but got {actual}"
+            self.invalid(path, expression, reason)
+            return None
+        return PolicyExpression(expression, program, direct, tuple(dependencies), variable)
+
+    def _closure(self, direct: list[str]) -> list[str]:
+        needed: set[str] = set()
+        pending = list(direct)
+        while pending:
+            name = pending.pop()
+            if name in needed:
+                continue
+            needed.add(name)
+            pending.extend(self.reads.get(name, ()))
+        return [name for name in self.order if name in needed]
+
+
+_UNDECLARED = re.compile(r"^ERROR: <input>:(\d+):(\d+): undeclared reference to '([^']+)' \(in container '([^']*)'\)$")
+
+
+def _cel_go_undeclared(message: str, expression: str) -> str:
+    """cel-cpp reports ``params.x`` undeclared at the last dot; cel-go reports the root
+    identifier ``params`` at its own position."""
+    blocks = message.split("\n")
+    out: list[str] = []
+    skip = 0
+    for line in blocks:
+        if skip:
+            skip -= 1
+            continue
+        found = _UNDECLARED.match(line)
+        if not found or "." not in found.group(3):
+            out.append(line)
+            continue
+        root = found.group(3).split(".")[0]
+        row, column = int(found.group(1)), int(found.group(2))
+        offset = _offset_of(expression, row, column)
+        starts = [t.start for t in composition.tokens(expression) if t.kind == "ident" and t.text == root and t.start <= offset]
+        if not starts:
+            out.append(line)
+            continue
+        position = composition.position_of(expression, starts[-1])
+        out.append(composition.error_text(expression, *position, f"undeclared reference to '{root}' (in container '{found.group(4)}')"))
+        skip = 2  # the caret lines of the replaced error
+    return "\n".join(out)
+
+
+def _offset_of(expression: str, row: int, column: int) -> int:
+    lines = expression.split("\n")
+    return sum(len(line) + 1 for line in lines[: row - 1]) + column - 1
+
+
+def _undeclared_references(expression: str, names: tuple[str, ...]) -> str:
+    """cel-go's error for variables this kind of expression does not declare (upstream
+    compiles matchConditions without ``variables`` and messageExpressions without
+    ``authorizer``)."""
+    errors = []
+    previous = None
+    for token in composition.tokens(expression):
+        if token.kind == "ident" and token.text in names and (previous is None or previous.text != "."):
+            line, column = composition.position_of(expression, token.start)
+            errors.append(composition.error_text(expression, line, column, f"undeclared reference to '{token.text}' (in container '')"))
+        previous = token
+    return "\n".join(errors)
+
+
+def compile_policy(policy: Policy) -> tuple[CompiledPolicy | None, list[ExpressionProblem]]:
+    """The compiled policy, or None and every compile problem (field paths under ``spec``)."""
+    compiler = _PolicyCompiler(policy)
+    variables = []
+    for i, variable in enumerate(policy.variables):
+        if not variable.expression.strip() or not variable.name:
+            continue  # reported by validation
+        compiled = compiler.compile(
+            f"spec.variables[{i}].expression", variable.expression, compiler.order[:i], None, variable=variable.name
+        )
+        if compiled is not None:
+            variables.append(compiled)
+    everything = compiler.order
+    validations, messages = [], []
+    for i, validation in enumerate(policy.validations):
+        if validation.expression.strip():
+            validations.append(compiler.compile(f"spec.validations[{i}].expression", validation.expression, everything, _BOOL))
+        message = None
+        if validation.message_expression.strip():
+            message = compiler.compile(
+                f"spec.validations[{i}].messageExpression", validation.message_expression, everything, _STRING,
+                undeclared=("authorizer",),
+            )
+        messages.append(message)
+    # Upstream validation compiles these two trimmed, so positions count from the first non-blank.
+    audits = [
+        compiler.compile(f"spec.auditAnnotations[{i}].valueExpression", a.value_expression.strip(), everything, _STRING_OR_NULL)
+        for i, a in enumerate(policy.audit_annotations)
+        if a.value_expression.strip()
+    ]
+    conditions = [
+        compiler.compile(f"spec.matchConditions[{i}].expression", c.expression.strip(), (), _BOOL, undeclared=("variables",))
+        for i, c in enumerate(policy.match_conditions)
+        if c.expression.strip()
+    ]
+    if compiler.problems:
+        return None, compiler.problems
+    if any(x is None for x in [*validations, *audits, *conditions]):
+        return None, [ExpressionProblem("spec", "an expression failed to compile")]
+    return (
+        CompiledPolicy(policy, tuple(validations), tuple(messages), tuple(audits), tuple(conditions), tuple(variables)),  # type: ignore[arg-type]
+        [],
+    )

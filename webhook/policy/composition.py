@@ -1,0 +1,195 @@
+"""Policy variables by composition: an expression that carries the variables it uses.
+
+kube-apiserver evaluates ``spec.variables`` lazily, at most once per evaluation, and hands
+their CEL values to later expressions. cel-expr-python cannot put every CEL value back into an
+activation (an optional, a Quantity), so each expression that reads ``variables.<name>`` is
+*also* compiled as a nest of ``cel.bind`` over only the variables it transitively references::
+
+    cel.bind(variables_a, <A>, cel.bind(variables_b, <B with variables.a -> variables_a>,
+        <EXPR with variables.a -> variables_a, variables.b -> variables_b>))
+
+validator.py runs an expression as written, with plain JSON variable values in the
+``variables`` map, whenever it can (each variable then runs once, and the cost model sees real
+values), and falls back to this composed program when a variable it reads failed or holds a
+value CEL cannot take back. The composed program is also what type-checks an expression with
+its variables' real types (``variables.isValid`` is ``bool``), which the create-time checks of
+the output type need.
+
+Why one identifier per variable rather than ``cel.bind(variables, {'a': <A>, ...}, ...)``: a map
+literal makes one failing variable fail every variable in the map, and types every variable as
+the map's (often ``dyn``) value type. ``variables.x`` is rewritten to ``variables_x`` — same
+length, so positions inside the expression do not move — and the expression starts on its own
+line, so compile errors found only in the composed text are mapped back onto the original.
+cel.bind is lazy in cel-cpp, so a short-circuited variable is never evaluated, as upstream.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Iterator, Mapping, Sequence
+
+_IDENT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+_STRING_START = re.compile(r"(?:[rR][bB]?|[bB][rR]?)?('''|\"\"\"|'|\")")
+_ERROR_HEAD = re.compile(r"^ERROR: <input>:(\d+):(\d+): (.*)$")
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "ident", "punct", "literal"
+    text: str
+    start: int
+    end: int
+
+
+def tokens(expression: str) -> Iterator[Token]:
+    """CEL's lexical tokens, skipping whitespace and ``//`` comments; strings are one token."""
+    position, length = 0, len(expression)
+    while position < length:
+        char = expression[position]
+        if char.isspace():
+            position += 1
+            continue
+        if expression.startswith("//", position):
+            newline = expression.find("\n", position)
+            position = length if newline < 0 else newline + 1
+            continue
+        string = _STRING_START.match(expression, position)
+        if string:
+            end = _string_end(expression, string.end(), string.group(1), "r" in string.group(0)[: string.start(1) - position].lower())
+            yield Token("literal", expression[position:end], position, end)
+            position = end
+            continue
+        ident = _IDENT.match(expression, position)
+        if ident:
+            yield Token("ident", ident.group(0), position, ident.end())
+            position = ident.end()
+            continue
+        yield Token("punct", char, position, position + 1)
+        position += 1
+
+
+def _string_end(expression: str, position: int, quote: str, raw: bool) -> int:
+    while position < len(expression):
+        if not raw and expression[position] == "\\":
+            position += 2
+            continue
+        if expression.startswith(quote, position):
+            return position + len(quote)
+        position += 1
+    return len(expression)  # unterminated: the compiler reports it
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``variables.<name>`` at ``start:end`` (``has(variables.<name>)`` when ``presence``)."""
+
+    name: str
+    start: int
+    end: int
+    dot: int  # offset of the '.', where cel-go reports an undefined field
+    presence: bool = False
+
+
+@functools.lru_cache(maxsize=4096)
+def references(expression: str) -> tuple[Reference, ...]:
+    """Every ``variables.<name>`` read in an expression (not ``x.variables.y``, not calls)."""
+    found: list[Reference] = []
+    items = list(tokens(expression))
+    for i, token in enumerate(items):
+        if token.kind != "ident" or token.text != "variables":
+            continue
+        if i > 0 and items[i - 1].text == ".":
+            continue
+        if i + 2 >= len(items) or items[i + 1].text != "." or items[i + 2].kind != "ident":
+            continue
+        if i + 3 < len(items) and items[i + 3].text == "(":
+            continue  # variables.f(...) is a receiver call, not a variable read
+        name_token = items[i + 2]
+        presence = (
+            i >= 2 and items[i - 1].text == "(" and items[i - 2].text == "has"
+            and i + 3 < len(items) and items[i + 3].text == ")"
+        )
+        if presence:
+            found.append(Reference(name_token.text, items[i - 2].start, items[i + 3].end, items[i + 1].start, True))
+        else:
+            found.append(Reference(name_token.text, token.start, name_token.end, items[i + 1].start))
+    return tuple(found)
+
+
+def bound_name(variable: str) -> str:
+    return f"variables_{variable}"
+
+
+def rewrite(expression: str, refs: Sequence[Reference], known: set[str]) -> str:
+    """The expression with each known ``variables.x`` replaced by its bound identifier."""
+    out: list[str] = []
+    position = 0
+    for ref in refs:
+        if ref.name not in known:
+            continue
+        span = expression[ref.start : ref.end]
+        replacement = "true" if ref.presence else bound_name(ref.name)
+        # Pad with the span's own newlines/spaces so later lines and columns keep their place.
+        filler = "".join("\n" if c == "\n" else " " for c in span[len(replacement) :])
+        out.append(expression[position : ref.start])
+        out.append(replacement + filler)
+        position = ref.end
+    out.append(expression[position:])
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Composed:
+    text: str
+    line_offset: int  # lines before the expression's own first line in ``text``
+
+
+def compose(expression: str, dependencies: Sequence[str], definitions: Mapping[str, str], known: set[str]) -> Composed:
+    """Wrap ``expression`` in the binds of ``dependencies`` (in declaration order).
+
+    ``definitions`` maps a variable name to its original expression text.
+    """
+    body = rewrite(expression, references(expression), known)
+    if not dependencies:
+        return Composed(body, 0)
+    prefix = "".join(
+        f"cel.bind({bound_name(name)},\n{rewrite(definitions[name], references(definitions[name]), known)}\n,"
+        for name in dependencies
+    )
+    text = prefix + "\n" + body + "\n" + ")" * len(dependencies)
+    return Composed(text, prefix.count("\n") + 1)
+
+
+def remap_errors(message: str, composed: Composed, original: str) -> str:
+    """Compiler errors on the composed text, restated against the original expression.
+
+    Errors located inside a variable's definition are dropped: they are reported on the
+    variable itself.
+    """
+    lines = original.split("\n")
+    blocks: list[str] = []
+    for line in message.split("\n"):
+        head = _ERROR_HEAD.match(line)
+        if not head:
+            continue
+        row, column = int(head.group(1)) - composed.line_offset, int(head.group(2))
+        if row < 1 or row > len(lines):
+            continue
+        blocks.append(error_text(original, row, column, head.group(3), lines))
+    return "\n".join(blocks)
+
+
+def error_text(original: str, row: int, column: int, message: str, lines: Sequence[str] | None = None) -> str:
+    """One error in cel-go's format: ``ERROR: <input>:row:col: msg`` plus the caret lines."""
+    lines = lines if lines is not None else original.split("\n")
+    source_line = lines[row - 1] if 0 < row <= len(lines) else ""
+    return f"ERROR: <input>:{row}:{column}: {message}\n | {source_line}\n | {'.' * (column - 1)}^"
+
+
+def position_of(expression: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of an offset, as cel-go prints positions."""
+    line = expression.count("\n", 0, offset) + 1
+    column = offset - (expression.rfind("\n", 0, offset) + 1) + 1
+    return line, column

@@ -1,0 +1,152 @@
+"""Loading a policy set: read, validate as on create, compile — all or nothing.
+
+Accepts admissionregistration.k8s.io/v1, and v1beta1/v1alpha1 converted to v1 (their
+ValidatingAdmissionPolicy and Binding schemas carry the same fields). Every problem in every
+document is collected before PolicyLoadError is raised, so one run shows everything to fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from webhook.documents import Document, DocumentError, read_documents
+from webhook.policy.compiler import CompiledPolicy, compile_policy
+from webhook.policy.errors import LoadProblem, PolicyLoadError
+from webhook.policy.model import Binding, Origin, binding_from_dict, policy_from_dict
+from webhook.policy.shape import BINDING_SHAPE, POLICY_SHAPE, check_shape
+from webhook.policy.validation import apply_defaults, validate_binding, validate_policy
+
+GROUP = "admissionregistration.k8s.io"
+API_VERSIONS = (f"{GROUP}/v1", f"{GROUP}/v1beta1", f"{GROUP}/v1alpha1")
+POLICY_KIND = "ValidatingAdmissionPolicy"
+BINDING_KIND = "ValidatingAdmissionPolicyBinding"
+
+# Shipped policies (pod security, ...), loaded with include_builtin=True.
+BUILTIN_POLICY_DIRS = (
+    Path(__file__).resolve().parent.parent / "policies",
+    Path(__file__).resolve().parent.parent.parent / "policies",
+)
+
+_generations = itertools.count(1)
+_generation_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Compiled policies and their bindings; immutable, swapped whole on reload."""
+
+    generation: int
+    policies: Mapping[str, CompiledPolicy]
+    bindings: Mapping[str, Binding]
+    sources: tuple[str, ...] = field(default=())
+
+    def names(self) -> list[str]:
+        return sorted(self.policies)
+
+    def param_kinds(self) -> set[tuple[str, str]]:
+        return {
+            (p.policy.param_kind.api_version, p.policy.param_kind.kind)
+            for p in self.policies.values()
+            if p.policy.param_kind is not None
+        }
+
+    def bindings_for(self, policy_name: str) -> list[Binding]:
+        """A policy's bindings in name order (kube-apiserver's order is its informer's)."""
+        return sorted((b for b in self.bindings.values() if b.policy_name == policy_name), key=lambda b: b.name)
+
+
+def _next_generation() -> int:
+    with _generation_lock:
+        return next(_generations)
+
+
+def empty_policy_set() -> PolicySet:
+    return PolicySet(_next_generation(), {}, {})
+
+
+def load_policy_set(paths: Sequence[str | Path], *, include_builtin: bool = False) -> PolicySet:
+    """Every policy and binding under ``paths``; raises PolicyLoadError listing every problem."""
+    problems: list[LoadProblem] = []
+    documents: list[Document] = []
+    all_paths: list[str | Path] = list(paths)
+    if include_builtin:
+        all_paths.extend(d for d in BUILTIN_POLICY_DIRS if d.is_dir())
+    for path in all_paths:
+        try:
+            documents.extend(read_documents(path))
+        except DocumentError as exc:
+            problems.append(LoadProblem(exc.source, exc.index, "", "", "", exc.message))
+    return load_policy_documents(documents, problems)
+
+
+def load_policy_documents(documents: Sequence[Document], read_problems: Sequence[LoadProblem] = ()) -> PolicySet:
+    """The policy set of already-read documents (``celgate test`` finds policies among its inputs)."""
+    problems = list(read_problems)
+    policies: dict[str, CompiledPolicy] = {}
+    bindings: dict[str, Binding] = {}
+    seen: dict[tuple[str, str], Origin] = {}
+    for doc in documents:
+        problems.extend(_load_document(doc, policies, bindings, seen))
+    for binding in bindings.values():
+        if binding.policy_name not in policies and not _policy_rejected(binding.policy_name, seen):
+            problems.append(LoadProblem(
+                binding.origin.source, binding.origin.index, BINDING_KIND, binding.name, "spec.policyName",
+                f'Invalid value: "{binding.policy_name}": no ValidatingAdmissionPolicy with this name was loaded',
+            ))
+    if problems:
+        raise PolicyLoadError(problems)
+    sources = tuple(sorted({doc.source for doc in documents}))
+    return PolicySet(_next_generation(), dict(sorted(policies.items())), dict(sorted(bindings.items())), sources)
+
+
+def _policy_rejected(name: str, seen: Mapping[tuple[str, str], Origin]) -> bool:
+    # A binding to a policy that failed to load is not a second problem.
+    return (POLICY_KIND, name) in seen
+
+
+def _load_document(
+    doc: Document, policies: dict[str, CompiledPolicy], bindings: dict[str, Binding],
+    seen: dict[tuple[str, str], Origin],
+) -> list[LoadProblem]:
+    obj: dict[str, Any] = copy.deepcopy(doc.obj)
+    kind, api_version = obj.get("kind"), obj.get("apiVersion")
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name = metadata.get("name") if isinstance(metadata.get("name"), str) else ""
+
+    def problem(field_path: str, message: str) -> LoadProblem:
+        return LoadProblem(doc.source, doc.index, kind if isinstance(kind, str) else "", name, field_path, message)
+
+    if kind not in (POLICY_KIND, BINDING_KIND) or api_version not in API_VERSIONS:
+        return [problem("", (
+            "not a ValidatingAdmissionPolicy or ValidatingAdmissionPolicyBinding "
+            f"(apiVersion {api_version!r}, kind {kind!r}; expected apiVersion {API_VERSIONS[0]})"
+        ))]
+    is_binding = kind == BINDING_KIND
+    shape_problems = check_shape(obj, BINDING_SHAPE if is_binding else POLICY_SHAPE, "")
+    if shape_problems:
+        return [problem(path, message) for path, message in shape_problems]
+    apply_defaults(obj, binding=is_binding)
+    field_problems = validate_binding(obj) if is_binding else validate_policy(obj)
+    origin = Origin(doc.source, doc.index)
+    found: list[LoadProblem] = [problem(path, message) for path, message in field_problems]
+    if name:
+        previous = seen.get((kind, name))
+        if previous is not None:
+            found.append(problem("metadata.name", f'Duplicate value: "{name}": also defined at {previous}'))
+            return found
+        seen[(kind, name)] = origin
+    if is_binding:
+        if not found:
+            bindings[name] = binding_from_dict(obj, origin)
+        return found
+    # Compile even when other fields are wrong, so one run reports every problem.
+    compiled, compile_problems = compile_policy(policy_from_dict(obj, origin))
+    found.extend(problem(p.field, p.message) for p in compile_problems)
+    if compiled is not None and not found:
+        policies[name] = compiled
+    return found
