@@ -57,17 +57,15 @@ def test_presence_on_an_existing_old_object_still_reads_it(env: CelEnvironment) 
     assert evaluate(env, "has(oldObject.spec) && oldObject.spec.replicas > object.spec.replicas", old) is True
 
 
-@pytest.mark.parametrize(
-    ("expression", "message"),
-    [
-        ("has(object.spec.containers.name)", "unsupported index type 'string' in list"),  # a list: error in cel-go too
-        ("has(object.missing.name)", "no such key: missing"),  # the operand itself fails
-    ],
-)
-def test_presence_on_lists_and_failing_operands_still_errors(env: CelEnvironment, expression: str, message: str) -> None:
-    with pytest.raises(CelEvaluationError) as caught:
-        evaluate(env, expression)
-    assert caught.value.message.startswith(message.split(":")[0])
+def test_presence_on_a_list_is_still_an_error(env: CelEnvironment) -> None:
+    # cel-go: "unsupported index type 'string' in list"; cel-cpp's text differs (compat.py D5).
+    with pytest.raises(CelEvaluationError):
+        evaluate(env, "has(object.spec.containers.name)")
+
+
+def test_presence_on_a_failing_operand_reports_the_operand_error(env: CelEnvironment) -> None:
+    with pytest.raises(CelEvaluationError, match="^no such key: missing$"):
+        evaluate(env, "has(object.missing.name)")
 
 
 def test_rewrite_evaluates_the_operand_once_and_keeps_the_rest(env: CelEnvironment) -> None:

@@ -2,23 +2,23 @@
 
 ``cel.Expression.serialize()`` returns a ``google.protobuf.Any`` holding a
 ``cel.expr.CheckedExpr`` (or a ``cel.expr.ParsedExpr`` for ``disable_check=True`` compiles).
-No Python bindings for the cel.expr protos ship with cel-expr-python, so this module reads the
-protobuf wire format directly; field numbers are those of cel-spec's
-``proto/cel/expr/syntax.proto`` and ``checked.proto``. The validators and the cost model walk
-the result; the policy layer asks it which ``variables.X`` an expression uses.
+No Python bindings for the cel.expr protos ship with cel-expr-python, so this module declares
+the part of the schema it reads (field numbers from cel-spec's ``proto/cel/expr/syntax.proto``
+and ``checked.proto``) in a private descriptor pool and lets the protobuf runtime parse. The
+validators and the cost model walk the result; the policy layer asks it which ``variables.X``
+an expression uses.
 """
 
 from __future__ import annotations
 
 import datetime
-import struct
 from dataclasses import dataclass
 from typing import Iterator, Union
 
-from webhook.cel.errors import CelError
+from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import message as message_module
 
-_CHECKED_URL = "type.googleapis.com/cel.expr.CheckedExpr"
-_PARSED_URL = "type.googleapis.com/cel.expr.ParsedExpr"
+from webhook.cel.errors import CelError
 
 
 class CelAstDecodeError(CelError):
@@ -66,8 +66,6 @@ class CelType:
 
 
 DYN = CelType("dyn")
-_PRIMITIVES = {1: "bool", 2: "int", 3: "uint", 4: "double", 5: "string", 6: "bytes"}
-_WELL_KNOWN = {1: "any", 2: "timestamp", 3: "duration"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,231 +246,208 @@ class CheckedAst:
 
 
 # ---------------------------------------------------------------------------------------------
-# Wire format
+# Decoding: a private copy of the cel.expr schema (field numbers and wire types from cel-spec;
+# well-known-type fields declared by their wire shape) parsed by the protobuf runtime.
+
+_T = descriptor_pb2.FieldDescriptorProto
+_SCALARS = {"string": _T.TYPE_STRING, "bytes": _T.TYPE_BYTES, "bool": _T.TYPE_BOOL, "int64": _T.TYPE_INT64,
+            "uint64": _T.TYPE_UINT64, "int32": _T.TYPE_INT32, "double": _T.TYPE_DOUBLE}
+
+# message -> [(field name, number, type, repeated, oneof)]; a type that is not a scalar is a message.
+_SCHEMA: dict[str, list[tuple[str, int, str, bool, str]]] = {
+    "Empty": [],
+    "Time": [("seconds", 1, "int64", False, ""), ("nanos", 2, "int32", False, "")],
+    "ParsedExpr": [("expr", 2, "Expr", False, ""), ("source_info", 3, "SourceInfo", False, "")],
+    "CheckedExpr": [
+        ("reference_map", 2, "ReferenceEntry", True, ""), ("type_map", 3, "TypeEntry", True, ""),
+        ("expr", 4, "Expr", False, ""), ("source_info", 5, "SourceInfo", False, ""),
+    ],
+    "ReferenceEntry": [("key", 1, "int64", False, ""), ("value", 2, "Reference", False, "")],
+    "TypeEntry": [("key", 1, "int64", False, ""), ("value", 2, "Type", False, "")],
+    "PositionEntry": [("key", 1, "int64", False, ""), ("value", 2, "int32", False, "")],
+    "Reference": [("name", 1, "string", False, ""), ("overload_id", 3, "string", True, "")],
+    "SourceInfo": [("positions", 4, "PositionEntry", True, "")],
+    "Expr": [
+        ("id", 2, "int64", False, ""), ("const_expr", 3, "Constant", False, "kind"),
+        ("ident_expr", 4, "Ident", False, "kind"), ("select_expr", 5, "Select", False, "kind"),
+        ("call_expr", 6, "CallExpr", False, "kind"), ("list_expr", 7, "ListExpr", False, "kind"),
+        ("struct_expr", 8, "StructExpr", False, "kind"), ("comprehension_expr", 9, "Loop", False, "kind"),
+    ],
+    "Ident": [("name", 1, "string", False, "")],
+    "Select": [("operand", 1, "Expr", False, ""), ("field", 2, "string", False, ""), ("test_only", 3, "bool", False, "")],
+    "CallExpr": [("target", 1, "Expr", False, ""), ("function", 2, "string", False, ""), ("args", 3, "Expr", True, "")],
+    "ListExpr": [("elements", 1, "Expr", True, ""), ("optional_indices", 2, "int32", True, "")],
+    "StructExpr": [("message_name", 1, "string", False, ""), ("entries", 2, "Entry", True, "")],
+    "Entry": [
+        ("id", 1, "int64", False, ""), ("field_key", 2, "string", False, "key"), ("map_key", 3, "Expr", False, "key"),
+        ("value", 4, "Expr", False, ""), ("optional_entry", 5, "bool", False, ""),
+    ],
+    "Loop": [
+        ("iter_var", 1, "string", False, ""), ("iter_range", 2, "Expr", False, ""), ("accu_var", 3, "string", False, ""),
+        ("accu_init", 4, "Expr", False, ""), ("loop_condition", 5, "Expr", False, ""), ("loop_step", 6, "Expr", False, ""),
+        ("result", 7, "Expr", False, ""), ("iter_var2", 8, "string", False, ""),
+    ],
+    "Constant": [
+        ("null_value", 1, "int32", False, "kind"), ("bool_value", 2, "bool", False, "kind"),
+        ("int64_value", 3, "int64", False, "kind"), ("uint64_value", 4, "uint64", False, "kind"),
+        ("double_value", 5, "double", False, "kind"), ("string_value", 6, "string", False, "kind"),
+        ("bytes_value", 7, "bytes", False, "kind"), ("duration_value", 8, "Time", False, "kind"),
+        ("timestamp_value", 9, "Time", False, "kind"),
+    ],
+    "Type": [
+        ("dyn", 1, "Empty", False, "kind"), ("null", 2, "int32", False, "kind"), ("primitive", 3, "int32", False, "kind"),
+        ("wrapper", 4, "int32", False, "kind"), ("well_known", 5, "int32", False, "kind"),
+        ("list_type", 6, "ListType", False, "kind"), ("map_type", 7, "MapType", False, "kind"),
+        ("function", 8, "FunctionType", False, "kind"), ("message_type", 9, "string", False, "kind"),
+        ("type_param", 10, "string", False, "kind"), ("type", 11, "Type", False, "kind"),
+        ("error", 12, "Empty", False, "kind"), ("abstract_type", 14, "AbstractType", False, "kind"),
+    ],
+    "ListType": [("elem_type", 1, "Type", False, "")],
+    "MapType": [("key_type", 1, "Type", False, ""), ("value_type", 2, "Type", False, "")],
+    "FunctionType": [("result_type", 1, "Type", False, ""), ("arg_types", 2, "Type", True, "")],
+    "AbstractType": [("name", 1, "string", False, ""), ("parameter_types", 2, "Type", True, "")],
+}
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise CelAstDecodeError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise CelAstDecodeError("varint too long")
+def _build_messages() -> dict[str, type]:
+    file_proto = descriptor_pb2.FileDescriptorProto(name="celgate/cel_expr_wire.proto", package="celgate.wire", syntax="proto3")
+    for name, fields in _SCHEMA.items():
+        message = file_proto.message_type.add(name=name)
+        oneofs: list[str] = []
+        for field_name, number, kind, repeated, oneof in fields:
+            field = message.field.add(name=field_name, number=number)
+            field.label = _T.LABEL_REPEATED if repeated else _T.LABEL_OPTIONAL
+            if kind in _SCALARS:
+                field.type = _SCALARS[kind]
+            else:
+                field.type, field.type_name = _T.TYPE_MESSAGE, f".celgate.wire.{kind}"
+            if oneof:
+                if oneof not in oneofs:
+                    oneofs.append(oneof)
+                    message.oneof_decl.add(name=oneof)
+                field.oneof_index = oneofs.index(oneof)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file_proto)
+    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"celgate.wire.{name}")) for name in _SCHEMA}
 
 
-def _fields(buf: bytes) -> dict[int, list]:
-    """Field number -> raw values (ints for varints, bytes for everything else), in order."""
-    out: dict[int, list] = {}
-    pos, end = 0, len(buf)
-    while pos < end:
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + length], pos + length
-        elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
-        elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
-        else:
-            raise CelAstDecodeError(f"unsupported wire type {wire}")
-        if pos > end:
-            raise CelAstDecodeError("truncated field")
-        out.setdefault(number, []).append(value)
-    return out
+_MESSAGES = _build_messages()
+_CHECKED_URL = "type.googleapis.com/cel.expr.CheckedExpr"
+_PARSED_URL = "type.googleapis.com/cel.expr.ParsedExpr"
+_PRIMITIVES = {1: "bool", 2: "int", 3: "uint", 4: "double", 5: "string", 6: "bytes"}
+_WELL_KNOWN = {1: "any", 2: "timestamp", 3: "duration"}
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_PRIMITIVE_TYPES = {number: CelType(name) for number, name in _PRIMITIVES.items()}
 
 
-def _one(fields: dict[int, list], number: int, default=None):
-    values = fields.get(number)
-    return values[-1] if values else default
-
-
-def _signed(value: int) -> int:
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def _text(raw: bytes | None) -> str:
-    return raw.decode("utf-8") if raw else ""
-
-
-def _int_map(raw_entries: list[bytes]) -> dict[int, int]:
-    out = {}
-    for raw in raw_entries:
-        entry = _fields(raw)
-        out[_signed(_one(entry, 1, 0))] = _signed(_one(entry, 2, 0))
-    return out
-
-
-def _decode_type(raw: bytes) -> CelType:
-    f = _fields(raw)
-    if 1 in f:
+def _type(message) -> CelType:
+    kind = message.WhichOneof("kind")
+    if kind in (None, "dyn"):
         return DYN
-    if 2 in f:
+    if kind == "primitive":
+        return _PRIMITIVE_TYPES.get(message.primitive, DYN)
+    if kind == "list_type":
+        return CelType("list", (_type(message.list_type.elem_type),))
+    if kind == "map_type":
+        return CelType("map", (_type(message.map_type.key_type), _type(message.map_type.value_type)))
+    if kind == "message_type":
+        return CelType("message", name=message.message_type)
+    if kind == "abstract_type":
+        name, params = message.abstract_type.name, tuple(_type(p) for p in message.abstract_type.parameter_types)
+        return CelType("optional", params) if name == "optional_type" and len(params) == 1 else CelType("abstract", params, name)
+    if kind == "null":
         return CelType("null")
-    if 3 in f:
-        return CelType(_PRIMITIVES.get(_one(f, 3), "dyn"))
-    if 4 in f:
-        return CelType("wrapper", (CelType(_PRIMITIVES.get(_one(f, 4), "dyn")),))
-    if 5 in f:
-        return CelType(_WELL_KNOWN.get(_one(f, 5), "dyn"))
-    if 6 in f:
-        elem = _one(_fields(_one(f, 6)), 1)
-        return CelType("list", (_decode_type(elem) if elem is not None else DYN,))
-    if 7 in f:
-        m = _fields(_one(f, 7))
-        return CelType("map", tuple(_decode_type(_one(m, n)) if n in m else DYN for n in (1, 2)))
-    if 8 in f:
-        fn = _fields(_one(f, 8))
-        parts = [_decode_type(r) for r in fn.get(1, [])] + [_decode_type(r) for r in fn.get(2, [])]
-        return CelType("function", tuple(parts))
-    if 9 in f:
-        return CelType("message", name=_text(_one(f, 9)))
-    if 10 in f:
-        return CelType("param", name=_text(_one(f, 10)))
-    if 11 in f:
-        return CelType("type", (_decode_type(_one(f, 11)),))
-    if 12 in f:
+    if kind == "error":
         return CelType("error")
-    if 14 in f:
-        a = _fields(_one(f, 14))
-        name, params = _text(_one(a, 1)), tuple(_decode_type(r) for r in a.get(2, []))
-        if name == "optional_type" and len(params) == 1:
-            return CelType("optional", params)
-        return CelType("abstract", params, name)
-    return DYN
+    if kind == "well_known":
+        return CelType(_WELL_KNOWN.get(message.well_known, "dyn"))
+    if kind == "wrapper":
+        return CelType("wrapper", (CelType(_PRIMITIVES.get(message.wrapper, "dyn")),))
+    if kind == "type":
+        return CelType("type", (_type(message.type),))
+    if kind == "type_param":
+        return CelType("param", name=message.type_param)
+    function = message.function
+    return CelType("function", (_type(function.result_type),) + tuple(_type(a) for a in function.arg_types))
 
 
-def _decode_const(f: dict[int, list]) -> tuple[str, object]:
-    if 1 in f:
+def _constant(message) -> tuple[str, object]:
+    kind = message.WhichOneof("kind")
+    if kind in (None, "null_value"):
         return "null", None
-    if 2 in f:
-        return "bool", bool(_one(f, 2))
-    if 3 in f:
-        return "int", _signed(_one(f, 3))
-    if 4 in f:
-        return "uint", _one(f, 4)
-    if 5 in f:
-        return "double", struct.unpack("<d", _one(f, 5))[0]
-    if 6 in f:
-        return "string", _text(_one(f, 6))
-    if 7 in f:
-        return "bytes", bytes(_one(f, 7))
-    if 8 in f or 9 in f:
-        # google.protobuf.Duration / Timestamp: seconds = 1, nanos = 2
-        kind = "duration" if 8 in f else "timestamp"
-        t = _fields(_one(f, 8 if kind == "duration" else 9))
-        seconds, nanos = _signed(_one(t, 1, 0)), _signed(_one(t, 2, 0))
-        delta = datetime.timedelta(seconds=seconds, microseconds=nanos // 1000)
-        if kind == "duration":
-            return kind, delta
-        return kind, datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + delta
-    return "null", None
+    if kind in ("duration_value", "timestamp_value"):
+        time = getattr(message, kind)
+        delta = datetime.timedelta(seconds=time.seconds, microseconds=time.nanos // 1000)
+        return (kind[:-6], delta) if kind == "duration_value" else (kind[:-6], _EPOCH + delta)
+    return _CONSTANT_KINDS[kind], getattr(message, kind)
+
+
+_CONSTANT_KINDS = {"bool_value": "bool", "int64_value": "int", "uint64_value": "uint", "double_value": "double",
+                   "string_value": "string", "bytes_value": "bytes"}
 
 
 class _Decoder:
     def __init__(self, positions: dict[int, int], types: dict[int, CelType], overloads: dict[int, tuple[str, ...]]):
-        self.positions = positions
-        self.types = types
-        self.overloads = overloads
+        self.positions, self.types, self.overloads = positions, types, overloads
 
-    def expr(self, raw: bytes) -> Expr:
-        f = _fields(raw)
-        node_id = _signed(_one(f, 2, 0))
+    def expr(self, message) -> Expr:
+        node_id = message.id
         base = (node_id, self.positions.get(node_id, -1), self.types.get(node_id, DYN))
-        if 3 in f:
-            return Const(*base, *_decode_const(_fields(_one(f, 3))))
-        if 4 in f:
-            return Ident(*base, _text(_one(_fields(_one(f, 4)), 1)))
-        if 5 in f:
-            s = _fields(_one(f, 5))
-            return Select(*base, self.expr(_one(s, 1, b"")), _text(_one(s, 2)), bool(_one(s, 3, 0)))
-        if 6 in f:
-            c = _fields(_one(f, 6))
-            target = self.expr(_one(c, 1)) if 1 in c else None
-            args = tuple(self.expr(a) for a in c.get(3, []))
-            return Call(*base, target, _text(_one(c, 2)), args, self.overloads.get(node_id, ()))
-        if 7 in f:
-            lst = _fields(_one(f, 7))
-            return CreateList(*base, tuple(self.expr(e) for e in lst.get(1, [])), frozenset(self._packed(lst.get(2, []))))
-        if 8 in f:
-            return self.struct(base, _fields(_one(f, 8)))
-        if 9 in f:
-            c = _fields(_one(f, 9))
-            part = lambda n: self.expr(_one(c, n, b""))  # noqa: E731 - local shorthand
+        kind = message.WhichOneof("kind")
+        if kind == "ident_expr":
+            return Ident(*base, message.ident_expr.name)
+        if kind == "select_expr":
+            s = message.select_expr
+            return Select(*base, self.expr(s.operand), s.field, s.test_only)
+        if kind == "call_expr":
+            c = message.call_expr
+            target = self.expr(c.target) if c.HasField("target") else None
+            return Call(*base, target, c.function, tuple(self.expr(a) for a in c.args), self.overloads.get(node_id, ()))
+        if kind == "const_expr":
+            return Const(*base, *_constant(message.const_expr))
+        if kind == "list_expr":
+            lst = message.list_expr
+            return CreateList(*base, tuple(self.expr(e) for e in lst.elements), frozenset(lst.optional_indices))
+        if kind == "struct_expr":
+            return self.struct(base, message.struct_expr)
+        if kind == "comprehension_expr":
+            c = message.comprehension_expr
             return Comprehension(
-                *base, _text(_one(c, 1)), _text(_one(c, 8)), part(2), _text(_one(c, 3)),
-                part(4), part(5), part(6), part(7),
+                *base, c.iter_var, c.iter_var2, self.expr(c.iter_range), c.accu_var, self.expr(c.accu_init),
+                self.expr(c.loop_condition), self.expr(c.loop_step), self.expr(c.result),
             )
         # An unset expr_kind only appears for an absent optional sub-expression.
         return Const(*base, "null", None)
 
-    def struct(self, base: tuple, s: dict[int, list]) -> Expr:
-        message_name = _text(_one(s, 1))
-        map_entries: list[MapEntry] = []
-        field_entries: list[FieldEntry] = []
-        for raw in s.get(2, []):
-            e = _fields(raw)
-            entry_id = _signed(_one(e, 1, 0))
-            offset = self.positions.get(entry_id, -1)
-            value = self.expr(_one(e, 4, b""))
-            optional = bool(_one(e, 5, 0))
-            if 3 in e:
-                map_entries.append(MapEntry(entry_id, offset, self.expr(_one(e, 3)), value, optional))
-            else:
-                field_entries.append(FieldEntry(entry_id, offset, _text(_one(e, 2)), value, optional))
-        if message_name:
-            return CreateStruct(*base, message_name, tuple(field_entries))
-        return CreateMap(*base, tuple(map_entries))
-
-    @staticmethod
-    def _packed(values: list) -> Iterator[int]:
-        for value in values:
-            if isinstance(value, int):
-                yield value
-            else:  # packed repeated int32
-                pos = 0
-                while pos < len(value):
-                    item, pos = _varint(value, pos)
-                    yield _signed(item)
+    def struct(self, base: tuple, s) -> Expr:
+        if s.message_name:
+            entries = tuple(
+                FieldEntry(e.id, self.positions.get(e.id, -1), e.field_key, self.expr(e.value), e.optional_entry)
+                for e in s.entries
+            )
+            return CreateStruct(*base, s.message_name, entries)
+        return CreateMap(*base, tuple(
+            MapEntry(e.id, self.positions.get(e.id, -1), self.expr(e.map_key), self.expr(e.value), e.optional_entry)
+            for e in s.entries
+        ))
 
 
 def decode_checked(serialized: bytes, expression: str) -> CheckedAst:
     """Decode ``cel.Expression.serialize()`` output for ``expression``."""
     try:
-        envelope = _fields(serialized)
-        type_url = _text(_one(envelope, 1))
-        body = _fields(_one(envelope, 2, b""))
-        if type_url == _CHECKED_URL:
-            expr_field, info_field, checked = 4, 5, True
-        elif type_url == _PARSED_URL:
-            expr_field, info_field, checked = 2, 3, False
-        else:
-            raise CelAstDecodeError(f"unexpected message type {type_url!r}")
-        info = _fields(_one(body, info_field, b""))
-        positions = _int_map(info.get(4, []))
-        types: dict[int, CelType] = {}
-        overloads: dict[int, tuple[str, ...]] = {}
-        if checked:
-            for raw in body.get(3, []):
-                entry = _fields(raw)
-                types[_signed(_one(entry, 1, 0))] = _decode_type(_one(entry, 2, b""))
-            for raw in body.get(2, []):
-                entry = _fields(raw)
-                reference = _fields(_one(entry, 2, b""))
-                ids = tuple(_text(r) for r in reference.get(3, []))
-                if ids:
-                    overloads[_signed(_one(entry, 1, 0))] = ids
-        root = _Decoder(positions, types, overloads).expr(_one(body, expr_field, b""))
-    except (IndexError, UnicodeDecodeError, struct.error) as exc:
+        envelope = any_pb2.Any.FromString(serialized)
+        if envelope.type_url not in (_CHECKED_URL, _PARSED_URL):
+            raise CelAstDecodeError(f"unexpected message type {envelope.type_url!r}")
+        checked = envelope.type_url == _CHECKED_URL
+        body = _MESSAGES["CheckedExpr" if checked else "ParsedExpr"].FromString(envelope.value)
+    except message_module.DecodeError as exc:
         raise CelAstDecodeError(f"cannot decode the compiled form of {expression!r}: {exc}") from None
     except CelAstDecodeError as exc:
         raise CelAstDecodeError(f"cannot decode the compiled form of {expression!r}: {exc}") from None
-    return CheckedAst(expression, root, checked)
+    positions = {entry.key: entry.value for entry in body.source_info.positions}
+    types: dict[int, CelType] = {}
+    overloads: dict[int, tuple[str, ...]] = {}
+    if checked:
+        types = {entry.key: _type(entry.value) for entry in body.type_map}
+        overloads = {entry.key: tuple(entry.value.overload_id) for entry in body.reference_map if entry.value.overload_id}
+    return CheckedAst(expression, _Decoder(positions, types, overloads).expr(body.expr), checked)

@@ -1,66 +1,80 @@
 """Where celgate's CEL (cel-cpp via cel-expr-python 0.1.3) still differs from cel-go v0.26.0 as
-kube-apiserver v1.35 runs it, and why. Tests marked ``xfail(strict=True)`` cite these by number.
+kube-apiserver v1.35 runs it, and why. Tests marked ``xfail(strict=True)`` cite these by code.
+Checked against cel-go itself: a Go program on kube-apiserver's own base environment
+(k8s.io/apiserver v0.35.8 pkg/cel/environment) evaluated every expression of tests/cel/.
 
 Fixed elsewhere (no longer differences):
   * runtime error texts are rewritten into cel-go's words (runtime_errors.py);
-  * the strings extension v2 is our own (ext_strings.py, string_format.py), because cel-cpp's
+  * the strings extension v2 is our own (ext_strings.py, string_format.py), because cel-cpp
     errors on ``indexOf``/``lastIndexOf`` offsets past the end, drops the index from range
-    errors and formats lists, maps, doubles and ``%e`` differently;
+    errors and formats lists, maps, doubles, ``%f`` (en_US digit grouping) and ``%e``
+    differently; literal ``format()`` calls are checked when compiling (format_validation.py);
   * cross-type numeric comparisons (``1 < 1.5``) compile unchecked (environment.py);
   * ``has(x.f)`` and ``x.?f`` on null or a scalar are ``false`` / ``optional.none()`` as in
     cel-go (kube-apiserver leaves EnableErrorOnBadPresenceTest off), not cel-cpp's error:
-    ``oldObject`` on CREATE, ``namespaceObject`` for cluster-scoped objects (presence.py).
+    ``oldObject`` on CREATE, ``namespaceObject`` for cluster-scoped objects (presence.py);
+  * a type conversion of constants that fails (``int('abc')``) is a compile error, as cel-go's
+    constant folding (OptOptimize) makes it: ``program instantiation failed: ...`` (below).
 
 Remaining differences:
 
-D1. Sub-microsecond durations and timestamps lose their nanoseconds when they pass through a
-    Python function implementation (cel-expr-python converts them to ``datetime``): e.g.
-    ``'%s'.format([duration('2ns')])`` is ``0s`` (cel-go ``0.000000002s``). Comparisons and
-    arithmetic inside cel-cpp keep nanoseconds.
+D1. Durations and timestamps lose their nanoseconds when they cross into Python (a function
+    implementation, or a result printed by ``celgate eval``): ``'%s'.format([duration('2ns')])``
+    is ``0s`` (cel-go ``0.000000002s``). Comparisons and arithmetic inside cel-cpp keep them.
 D2. A map with both ``true`` and ``1`` (or ``1u``) keys collapses to one entry when it crosses
-    into Python (Python's ``True == 1``): in ``format`` arguments and in results printed by
-    ``celgate eval``. Only mixed-key maps built with ``dyn()`` keys reach it: Kubernetes'
-    homogeneous-literal check rejects the plain literal.
-D3. ``string.format`` literal checks that cel-go runs at compile time (too many arguments,
-    clause/argument type mismatch on literal lists) happen at run time here, with cel-go's
-    runtime wording; a format string with surplus arguments is accepted.
-D4. ``uint`` values reach Python implementations as ``int``: ``format`` error texts say
-    ``was given int`` where cel-go says ``uint``; hex/octal/binary of uints is unaffected.
-D5. Field selection on a scalar or a list (``object.spec.replicas.x``) fails with
-    ``no such key`` without the field name: cel-cpp's message (``Applying SELECT to
-    non-message type``) does not carry it (cel-go: ``no such key: x``, or
-    ``unsupported index type 'string' in list`` for a list).
-D6. A duration or timestamp past cel-cpp's range fails as ``duration overflow``; cel-go has
-    a narrower duration range (Go's int64 nanoseconds, about 292 years) and reports an
-    out-of-range duration *string* as ``type conversion error from 'string' to
-    'google.protobuf.Duration'``; durations between 292 and 10,000 years convert in cel-cpp.
-D7. ``getHours('bad/zone')`` and friends fail with cel-cpp's ``Invalid timezone`` (cel-go:
-    ``unknown time zone bad/zone``).
-D8. Optional values cannot be returned to Python (cel-expr-python); ``celgate eval`` unwraps a
-    top-level optional inside CEL, but an optional nested in a list or map result is reported
-    as a runtime error by ``celgate eval`` (policies never return optionals: validation
-    expressions are bool, messageExpressions string).
-D9. ``duration.getMilliseconds()`` is the millisecond *component* in cel-cpp
-    (``duration('1.5s').getMilliseconds() == 500``) and the *total* in cel-go (``1500``,
-    Go's Duration.Milliseconds). cel-cpp registers the overload natively, so a Python
-    replacement is refused (ALREADY_EXISTS); write ``duration.getSeconds() * 1000`` or
-    compare durations directly.
-D10. ``optional.unwrap(list)`` and ``list.unwrapOpt()`` (optional library version 2, which
-    cel-go enables by default) are not declared by cel-cpp's optional extension, and a Python
-    replacement cannot receive optional values (``Unimplemented type: 17``): such
-    expressions fail to compile (``undeclared reference``). Use
+    into Python (Python's ``True == 1``): in ``format`` arguments and in ``celgate eval`` output.
+    Only maps built with ``dyn()`` keys get there: the homogeneous-literal check rejects the rest.
+D3. ``uint`` values reach Python implementations as ``int``: a run-time ``format`` error says
+    ``was given int`` where cel-go says ``uint`` (literal arguments are checked at compile time
+    by their checked type, which says ``uint``).
+D4. Some cel-cpp errors lack the detail cel-go prints: selecting a field of a scalar or a list
+    (``object.spec.replicas.x``, ``has(list.x)``) fails with ``no such key`` (cel-go
+    ``no such key: x`` / ``unsupported index type 'string' in list``); indexing a list with a
+    non-integral double says ``unsupported index type 'double' in list`` (cel-go
+    ``unsupported index value 1.5 in list``).
+D5. cel-cpp's durations reach 10,000 years, Go's about 292: ``duration('3000000h')`` from data
+    converts here and is ``type conversion error from 'string' to 'google.protobuf.Duration'``
+    in cel-go; an overflowing duration computation says ``duration overflow`` in both.
+D6. ``getHours('bad/zone')`` and the other time zone accessors fail with cel-cpp's
+    ``Invalid timezone`` (cel-go: ``unknown time zone bad/zone``).
+D7. Optional values cannot be returned to Python (cel-expr-python): ``celgate eval`` unwraps a
+    top-level optional inside CEL, but an optional nested in a list or map result is a runtime
+    error there. Policies never return optionals (validations are bool, messages string).
+D8. ``duration.getMilliseconds()`` is the millisecond *component* in cel-cpp
+    (``duration('1.5s').getMilliseconds() == 500``) and the *total* in cel-go (``1500``).
+    cel-cpp registers the overload natively, so a Python replacement is refused
+    (ALREADY_EXISTS); write ``duration.getSeconds() * 1000`` or compare durations directly.
+D9. ``optional.unwrap(list)`` and ``list.unwrapOpt()`` (optional library version 2) are not
+    declared by cel-cpp's optional extension, and a Python replacement cannot receive optional
+    values (``Unimplemented type: 17``): they fail to compile (``undeclared reference``). Use
     ``list.filter(o, o.hasValue()).map(o, o.value())``.
-D11. cel-cpp's checker types an optional index on a ``dyn`` operand (``object.spec.list[?0]``,
-    ``object.metadata.labels[?'k']``) as ``dyn`` where cel-go infers ``optional_type(dyn)``.
-    Evaluation is the same, but such an index cannot be an optional element or entry:
-    ``[?object.spec.list[?0]]`` fails to compile (``expected type 'optional_type(dyn)' but
-    found 'dyn'``). Write ``object.?spec.?list[?0]`` style chains inside the literal, or
-    ``.orValue(...)``.
+D10. cel-cpp types an optional index on a ``dyn`` operand (``object.spec.list[?0]``) as ``dyn``
+    where cel-go infers ``optional_type(dyn)``. Evaluation is the same; such an index used as an
+    optional literal element (``[?object.spec.list[?0]]``) is a compile error here, and makes
+    cel-go v0.26.0 panic in its homogeneous-literal validator, so neither accepts it.
+D11. cel-cpp converts strings more leniently in some places and more strictly in others:
+    ``int(' 1')``, ``uint('+1')``, ``double(' 1.5')``, ``timestamp('...T00:00:00z')`` and
+    ``int(true)`` succeed here and fail in cel-go; ``double('1_000.5')`` and
+    ``duration('1µs')`` succeed in cel-go and fail here. The conversions are native to cel-cpp
+    and cannot be replaced (ALREADY_EXISTS).
+D12. ``string()`` prints some values differently: non-finite doubles as ``nan``/``inf``
+    (cel-go ``NaN``/``+Inf``), durations with 3, 6 or 9 fraction digits (``3661.500s``,
+    cel-go ``3661.5s``), and timestamps in UTC (cel-go keeps the offset they were parsed with).
+D13. ``int(duration)`` (nanoseconds in cel-go) type-checks but has no implementation in
+    cel-cpp's runtime: ``no such overload: int(google.protobuf.Duration)``.
 """
 
 from __future__ import annotations
 
-DOCUMENTED_DIFFERENCES = ("D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9", "D10", "D11")
+import json
+from typing import Callable
+
+from webhook.cel.ast import Call, CheckedAst, Const, Expr
+
+DOCUMENTED_DIFFERENCES = tuple(f"D{number}" for number in range(1, 14))
+
+# cel-go interpreter/decorators.go decOptimize folds these (overloads.IsTypeConversionFunction).
+_CONVERSIONS = frozenset({"bool", "bytes", "double", "duration", "dyn", "int", "string", "timestamp", "type", "uint"})
 
 
 def difference(code: str) -> str:
@@ -75,3 +89,50 @@ def difference(code: str) -> str:
             break
         paragraph.append(line.strip())
     return " ".join(paragraph)
+
+
+def _literal(node: Const) -> str | None:
+    """CEL source for a constant, or None when it has no literal form (non-finite doubles)."""
+    value = node.value
+    if node.kind == "string" and isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if node.kind == "bytes" and isinstance(value, (bytes, bytearray)):
+        return 'b"' + "".join(f"\\x{byte:02x}" for byte in bytes(value)) + '"'
+    if node.kind == "int":
+        return str(value)
+    if node.kind == "uint":
+        return f"{value}u"
+    if node.kind == "double" and isinstance(value, float) and value == value and abs(value) != float("inf"):
+        return repr(value)
+    if node.kind == "bool":
+        return "true" if value else "false"
+    if node.kind == "null":
+        return "null"
+    return None
+
+
+def _constant_conversion(node: Expr) -> str | None:
+    """Source of ``node`` if it is a conversion of a constant (possibly nested), else None."""
+    if isinstance(node, Const):
+        return _literal(node)
+    if isinstance(node, Call) and node.target is None and node.function in _CONVERSIONS and len(node.args) == 1:
+        inner = _constant_conversion(node.args[0])
+        return None if inner is None else f"{node.function}({inner})"
+    return None
+
+
+def failing_constant_conversion(ast: CheckedAst, evaluate: Callable[[str], str | None]) -> str | None:
+    """cel-go's error for the first constant conversion that always fails, else None.
+
+    kube-apiserver builds programs with OptOptimize, which evaluates conversions of constants
+    while planning, so ``int('abc')`` fails when the expression is compiled. ``evaluate`` runs
+    a constant expression and returns its error text (None when it succeeds).
+    """
+    for node in ast.walk():
+        if isinstance(node, Call) and node.function in _CONVERSIONS:
+            source = _constant_conversion(node)
+            if source is not None:
+                error = evaluate(source)
+                if error is not None:
+                    return error
+    return None

@@ -12,19 +12,31 @@ of its range at once), computed strings and lists carry size bounds (``x + x``, 
 ``range size * (condition + step)``, ...). Because nothing is executed, a nested comprehension
 over a 5,000-item list or a doubling string blow-up is rejected in microseconds to milliseconds.
 
+The walk is compiled into closures once per AST (``_plan``); what is known of values lives in
+cost_values.py and the per-function formulas in cost_functions.py.
+
 Where the bound exceeds cel-go's actual cost (documented differences):
   * short-circuiting is ignored: ``a && b``, ``a || b`` and ``all``/``exists`` charge both sides
     and every iteration; ``c ? x : y`` charges the dearer branch;
   * a value that stands for several candidates (a comprehension variable, ``m[k]`` with an
-    unknown key) is charged for the largest of them, on every iteration;
-  * presence tests (``has``) and field selections on ``dyn`` cost 1 (kube-apiserver's estimator
-    charges 0 for some; its runtime charges 1);
+    unknown key, a ``filter`` result) is charged for the largest of them, on every iteration,
+    and a ``filter`` is assumed to keep every element; a call on ``dyn`` operands is charged its
+    dearest possible overload (``_+_`` on dyn lists as if it concatenated strings);
+  * values computed from computed strings are bounded by lengths only: ``s.split(',')`` has up
+    to ``size(s) + 1`` elements of up to ``size(s)`` characters each, so ranking/sorting idioms
+    over such lists are bounded quadratically (the policy layer evaluates ``spec.variables``
+    separately and hands their values in, so ``variables.x`` is exact data);
+  * a list concatenation producing more than MAX_LIST_SIZE elements costs COST_CAP (cel-go
+    charges 1, but cel-cpp copies, so doubling a list through ``cel.bind`` would exhaust memory);
+  * presence tests (``has``) and field selections on ``dyn`` cost 1 (cel-go charges some of
+    them 0 at run time); ``cel.bind`` charges its empty iteration range (10);
   * equality on Kubernetes opaque values costs by the size of the string they were built from
-    (cel-go: 1); ``format``/``string()`` results are bounded generously;
+    (cel-go: 1); ``format``, ``string()`` and other library results are bounded generously;
   * data the estimator cannot resolve (a variable missing from the activation, a computed
     container without element bounds) is assumed as large as the largest string, list or map of
-    the whole activation, and a non-JSON value counts as size 1. Pass ``sizes=`` (the plain
-    data) when evaluating a prebuilt ``cel.Activation``, or every value counts as size 1.
+    the whole activation; a value that is not plain JSON-like data counts as size 1. Pass
+    ``sizes=`` (the plain data) when evaluating a prebuilt ``cel.Activation``: without it every
+    variable counts as size 1 and the bound is no longer a bound.
 Where it can fall short: library functions that cel-go charges 1 for (and unknown ones) are
 charged 1 here too, and a comprehension's accumulator is bounded after one abstract step (enough
 for the standard macros, which are the only comprehensions CEL source can produce).
@@ -39,12 +51,10 @@ from webhook.cel.ast import (
     Call, CheckedAst, Comprehension, Const, CreateList, CreateMap, CreateStruct, Expr, Ident, Select,
 )
 from webhook.cel.cost_functions import (
-    LIST_CREATE_BASE_COST, MAP_CREATE_BASE_COST, SELECT_AND_IDENT_COST, STRUCT_CREATE_BASE_COST,
-    default_result, handlers_for, returns_scalar,
+    COST_CAP, LIST_CREATE_BASE_COST, MAP_CREATE_BASE_COST, SELECT_AND_IDENT_COST, STRUCT_CREATE_BASE_COST,
+    apply, default_result, handlers_for, returns_scalar,
 )
 from webhook.cel.cost_values import BOTTOM, SCALAR, AbstractValue, Data, concrete, items_of, summary, union
-
-COST_CAP = 2**64 - 1
 
 
 class _Context(Data):
@@ -165,6 +175,7 @@ def _plan_call(node: Call) -> Plan:
         return conditional
     handlers = handlers_for(node)
     scalar = returns_scalar(node)
+    sized = any(handler is not None for handler in handlers)
     if handlers == (None,) * len(handlers) and scalar:  # cel-go's default: 1 per call
         if len(operands) == 1:
             only = operands[0]
@@ -179,16 +190,20 @@ def _plan_call(node: Call) -> Plan:
             cost += operand_cost
             vals.append(value)
         if len(handlers) == 1 and handlers[0] is not None:
-            call_cost, result = handlers[0](vals, node, ctx)
+            call_cost, result = apply(handlers[0], vals, node, ctx)
             if result is None:
                 result = default_result(node, vals)
             return cost + call_cost, result
         call_cost, result = 0, BOTTOM
         for handler in handlers:
-            one_cost, one_result = handler(vals, node, ctx) if handler is not None else (1, None)
+            if handler is None:
+                # Beside sized overloads (``_+_`` on dyn) the rest are numeric or time ones.
+                one_cost, one_result = 1, (SCALAR if sized else default_result(node, vals))
+            else:
+                one_cost, one_result = apply(handler, vals, node, ctx)
+                if one_result is None:
+                    one_result = default_result(node, vals)
             call_cost = max(call_cost, one_cost)
-            if one_result is None:
-                one_result = default_result(node, vals)
             result = union(result, one_result)
         return cost + call_cost, ctx.known(result)
     return run
@@ -204,13 +219,10 @@ def _plan_comprehension(node: Comprehension) -> Plan:
         and isinstance(node.loop_condition, Const) and node.loop_condition.value is False
     )
 
-    def bind(ctx: _Context) -> tuple[int, AbstractValue]:
-        scope, activation = ctx.locals, ctx.activation
+    def bind(ctx: _Context) -> tuple[int, AbstractValue]:  # cel.bind: no loop
+        scope = ctx.locals
         saved = scope.get(accu_var)
-        if accu_var in activation:  # the caller evaluated (and charged) this variable already
-            init_cost, scope[accu_var] = 0, AbstractValue((activation[accu_var],))
-        else:
-            init_cost, scope[accu_var] = accu_init(ctx)
+        init_cost, scope[accu_var] = accu_init(ctx)
         result_cost, result_val = result(ctx)
         _restore(scope, accu_var, saved)
         return LIST_CREATE_BASE_COST + init_cost + result_cost, result_val

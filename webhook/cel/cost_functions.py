@@ -28,6 +28,9 @@ REGEX_STRING_LENGTH_COST_FACTOR = 0.25
 AUTHZ_CHECK_COST = 350_000
 # kubernetes.NamedFormat patterns are at most a few hundred characters; assume this many.
 FORMAT_MAX_REGEX_SIZE = 1_000
+# Bounds of our own (see _concat_list), and the largest cost cel-go can count (uint64).
+MAX_LIST_SIZE = 10_000_000
+COST_CAP = 2**64 - 1
 
 
 Handler = Callable[[Sequence[AbstractValue], Call, Data], "tuple[int, AbstractValue | None]"]
@@ -64,7 +67,11 @@ def _concat_text(vals, node, ctx):
 
 def _concat_list(vals, node, ctx):  # O(1) in cel-go; tracked for the result size
     a, b = vals
-    return 1, summary(a.size + b.size, union(items_of(a), items_of(b)), None, a.min_size + b.min_size)
+    size = a.size + b.size
+    # cel-cpp copies on concatenation, so repeated doubling (cel.bind chains) could exhaust memory
+    # while cel-go charges 1: refuse lists no real object has.
+    cost = 1 if size <= MAX_LIST_SIZE else COST_CAP
+    return cost, summary(size, union(items_of(a), items_of(b)), None, a.min_size + b.min_size)
 
 
 def _concat_any(vals, node, ctx):  # unchecked ``_+_``: string, bytes or list
@@ -232,6 +239,14 @@ def handlers_for(node: Call) -> tuple[Handler | None, ...]:
     """One handler per overload the checker left possible (None: cel-go's nominal cost of 1)."""
     found = tuple(_BY_OVERLOAD.get(o) or _BY_FUNCTION.get(node.function) for o in node.overload_ids)
     return found or (_BY_FUNCTION.get(node.function) or _UNCHECKED.get(node.function),)
+
+
+def apply(handler: Handler, vals: Sequence[AbstractValue], node: Call, ctx: Data) -> "tuple[int, AbstractValue | None]":
+    """Run ``handler``; a same-named function of another arity is charged a pass over its operands."""
+    try:
+        return handler(vals, node, ctx)
+    except (IndexError, ZeroDivisionError):
+        return max(1, sum(v.size for v in vals)), None
 
 
 def returns_scalar(node: Call) -> bool:

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 SIZED = (str, bytes, list, tuple, dict)
 _PLAIN = (str, bytes, list, tuple, dict, int, float, bool, type(None))
+_MISSING = object()
 
 
 def size_of(value: Any) -> int:
@@ -175,16 +176,29 @@ class Data:
 
     def elements(self, value: AbstractValue) -> AbstractValue:
         """What a comprehension variable ranges over: list items or map keys."""
-        def pick(cand, out):
-            out.extend(cand.keys() if isinstance(cand, dict) else cand)
-        part = value.elem if value.key is None else union(value.key, value.elem)
-        return self._gather(value, pick, part)
+        out: list = []
+        for cand in value.cands:
+            if isinstance(cand, (list, tuple, dict)):
+                out.extend(cand)  # a dict iterates its keys
+            elif not isinstance(cand, _PLAIN):
+                return self.top
+        found = concrete(out)
+        if value.bound is None:
+            return found
+        return self.known(union(found, value.elem if value.key is None else union(value.key, value.elem)))
 
     def select(self, value: AbstractValue, field: str) -> AbstractValue:
-        def pick(cand, out):
-            if isinstance(cand, dict) and field in cand:
-                out.append(cand[field])
-        return self._gather(value, pick, value.elem)
+        # The hottest path of an estimate: inlined rather than built on _gather.
+        out: list = []
+        for cand in value.cands:
+            if isinstance(cand, dict):
+                found = cand.get(field, _MISSING)
+                if found is not _MISSING:
+                    out.append(found)
+            elif not isinstance(cand, _PLAIN):
+                return self.top
+        found_value = concrete(out)
+        return found_value if value.bound is None else self.known(union(found_value, value.elem))
 
     def index(self, value: AbstractValue, key: AbstractValue) -> AbstractValue:
         keys = key.cands if key.bound is None else None

@@ -18,7 +18,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings, ext_optional
 
 from webhook.cel import cost as cost_model
-from webhook.cel import ext_strings, presence, runtime_errors
+from webhook.cel import compat, ext_strings, presence, runtime_errors
 from webhook.cel.ast import CheckedAst, decode_checked
 from webhook.cel.errors import CelCompileError, CelCostError, CelEvaluationError
 from webhook.cel.library import all_libraries
@@ -142,6 +142,14 @@ class CelEnvironment:
         """A reusable activation: converting a large object once serves many expressions."""
         return self._env.Activation(dict(data))
 
+    def _constant_error(self, source: str) -> str | None:
+        """The cel-go error text of a constant expression, or None if it evaluates."""
+        try:
+            result = self._env.compile(source).eval()
+        except RuntimeError:
+            return None
+        return runtime_errors.translate(_error_text(result)) if result.type() == cel.Type.ERROR else None
+
     def _with_cel_go_presence_tests(self, program: cel.Expression, ast: CheckedAst, checked: bool) -> cel.Expression:
         # has()/.? on null or a scalar is false/none in cel-go, an error in cel-cpp: run a
         # guarded rewrite (presence.py); the AST, costs and messages stay the original's.
@@ -170,6 +178,10 @@ class CelEnvironment:
             checked = False
         ast = decode_checked(program.serialize(), expression)
         validate_ast(ast, expression)
+        folding_error = compat.failing_constant_conversion(ast, self._constant_error)
+        if folding_error is not None:
+            # k8s admission/plugin/cel/compile.go wraps env.Program errors this way.
+            raise CelCompileError(expression, f"program instantiation failed: {folding_error}")
         output_type = program.return_type().name() if checked else "DYN"
         program = self._with_cel_go_presence_tests(program, ast, checked)
         compiled = CompiledExpression(expression, program, ast, output_type, checked, self)

@@ -172,17 +172,22 @@ def _optional_select_edit(source: str, tokens: list[Token], node: Call, number: 
 
 def rewrite(ast: CheckedAst) -> str | None:
     """The expression with its presence tests guarded, or None when nothing needs (or can) change."""
+    tests = [
+        node for node in ast.walk()
+        if (isinstance(node, Select) and node.test_only)
+        # an optional receiver is left alone: cel-cpp already propagates none
+        or (isinstance(node, Call) and node.function == "_?._" and node.target is None
+            and not (node.args and node.args[0].type.kind == "optional"))
+    ]
     source = ast.expression
-    tokens = tokenize(source)
+    tokens = tokenize(source) if tests else None
     if tokens is None:
         return None
     edits: list[_Edit] = []
-    for node in ast.walk():
-        if isinstance(node, Select) and node.test_only:
+    for node in tests:
+        if isinstance(node, Select):
             edit = _has_edit(source, tokens, node, len(edits))
-        elif isinstance(node, Call) and node.function == "_?._" and node.target is None:
-            if node.args and node.args[0].type.kind == "optional":
-                continue  # an optional receiver: cel-cpp already propagates none
+        elif isinstance(node, Call):
             edit = _optional_select_edit(source, tokens, node, len(edits))
         else:
             continue

@@ -3,9 +3,9 @@
 Users compare celgate's messages with the API server's (``no such key: image``), and policy
 tests assert on them, so every runtime error leaves the CEL layer in cel-go's words. The table
 below is ordered: the first pattern that matches the whole message wins. Messages raised by our
-own Python implementations arrive as ``UNKNOWN: <text>``; they already carry cel-go's text, match
-no cel-cpp pattern, and pass through unchanged (cel-cpp uses the same ``UNKNOWN`` status for some
-of its own errors, so the status alone cannot tell them apart).
+own Python implementations arrive as ``UNKNOWN: <text>``; they already carry cel-go's text and
+pass through unchanged. cel-cpp uses that status for two of its own messages (no matching
+overload, index errors), which are recognised by their text.
 
 Sources: cel-go v0.26.0 ``common/types/err.go``, ``common/types/*.go`` (conversions),
 ``common/decls/decls.go`` (MaybeNoSuchOverload), ``interpreter/attributes.go`` (resolution
@@ -55,12 +55,11 @@ _TRAIT_HOLDERS: dict[str, frozenset[str]] = {
     "_<_": frozenset({"int", "uint", "double", "string", "bytes", "bool",
                       "google.protobuf.Duration", "google.protobuf.Timestamp"}),
     "size": frozenset({"string", "bytes", "list", "map"}),
-    "matches": frozenset({"string"}),
 }
 for _op in ("_<=_", "_>_", "_>=_"):
     _TRAIT_HOLDERS[_op] = _TRAIT_HOLDERS["_<_"]
 # Bound without a type guard: the receiver's method answers a bare "no such overload".
-_UNGUARDED = frozenset({"@in", "contains", "startsWith", "endsWith"})
+_UNGUARDED = frozenset({"@in", "contains", "startsWith", "endsWith", "matches"})
 
 # RE2 (C++) error code text -> Go regexp/syntax ErrorCode text.
 _REGEX_CODES = {
@@ -154,7 +153,9 @@ _TABLE: tuple[tuple[re.Pattern[str], _Rewrite], ...] = (
     (re.compile(r"modulus by zero"), lambda m: "modulus by zero"),
     (re.compile(r"(?:double|uint64) out of int64 range"), lambda m: "integer overflow"),
     (re.compile(r"(?:double|int64) out of uint64 range"), lambda m: "unsigned integer overflow"),
-    (re.compile(r"cannot convert (?P<from>\S+) to (?P<to>\S+)"), _conversion),
+    # Not quantity.asInteger()'s own "cannot convert value to integer" (library/quantity.go).
+    (re.compile(r"cannot convert (?P<from>(?!value )\S+) to (?P<to>\S+)"), _conversion),
+    (re.compile(r"Type conversion error from '(?P<from>[^']*)' to '(?P<to>[^']*)'"), _conversion),
     (re.compile(r"String to (?P<to>Duration|Timestamp) conversion failed"),
      lambda m: _conversion_from_string(m.group("to"))),
     (re.compile(r"malformed UTF-8 bytes"), lambda m: "invalid UTF-8 in bytes, cannot convert to string"),
@@ -171,9 +172,16 @@ def _conversion_from_string(target: str) -> str:
     return f"type conversion error from 'string' to '{_CONVERSION_TARGETS[target]}'"
 
 
+# The only cel-cpp errors with the UNKNOWN status, which errors raised by our Python
+# implementations (CelFunctionError) carry too: other rewrites never touch such a text.
+_UNKNOWN_STATUS_PREFIXES = ("No matching overloads found : ", "Index error: ")
+
+
 def translate(message: str) -> str:
     """cel-go's wording of a cel-cpp runtime error message (status decoration removed)."""
     text = _STATUS_SUFFIX.sub("", _STATUS_PREFIX.sub("", message, count=1))
+    if message.startswith("UNKNOWN: ") and not text.startswith(_UNKNOWN_STATUS_PREFIXES):
+        return text
     for pattern, rewrite in _TABLE:
         match = pattern.fullmatch(text)
         if match is not None:

@@ -2,8 +2,9 @@
 
 cel-cpp's ``format`` prints lists, maps, doubles and infinities differently, accepts ``%d`` on
 doubles and words its errors differently; kube-apiserver users see cel-go's output, so the
-formatter is reimplemented here. Source: cel-go v0.26.0 ``ext/formatting.go`` (the version-1
-formatter, which StringsVersion(2) uses) and its ``formatting_test.go`` expectations.
+formatter is reimplemented here; format_validation.py runs the same clause loop at compile time
+over literal arguments. Source: cel-go v0.26.0 ``ext/formatting.go`` (the version-1 formatter,
+which StringsVersion(2) uses) and its ``formatting_test.go`` expectations.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from webhook.cel.errors import CelFunctionError
 from webhook.cel.values import type_name
 
 _DEFAULT_PRECISION = 6
-_STRING_CLAUSE_TYPES = (
+STRING_CLAUSE_TYPES = (
     "strings, bools, bytes, ints, doubles, maps, lists, types, durations, and timestamps"
 )
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -139,7 +140,7 @@ def _format_string(value: Any) -> str:
                                 "google.protobuf.Duration", "google.protobuf.Timestamp"):
         return to_cel_string(value)
     raise CelFunctionError(
-        f"string clause can only be used on {_STRING_CLAUSE_TYPES}, was given {cel_type_name(value)}"
+        f"string clause can only be used on {STRING_CLAUSE_TYPES}, was given {cel_type_name(value)}"
     )
 
 
@@ -274,8 +275,8 @@ def _format_map(values: dict[Any, Any]) -> str:
     return "{" + ", ".join(f"{k}:{v}" for k, v in pairs) + "}"
 
 
-def _parse_clause(spec: str) -> tuple[int, Callable[[Any], str]]:
-    """Read one clause after '%'; returns characters consumed and the formatter."""
+def _parse_clause(spec: str) -> tuple[int, str, int | None]:
+    """Read one clause after '%': characters consumed, the verb and the precision."""
     i = 0
     precision: int | None = None
     if spec[0] == ".":
@@ -298,17 +299,40 @@ def _parse_clause(spec: str) -> tuple[int, Callable[[Any], str]]:
             )
         precision = int(digits)
     verb = spec[i]
+    if verb not in _VERBS:
+        raise CelFunctionError(f'could not parse formatting clause: unrecognized formatting clause "{verb}"')
+    return i + 1, verb, precision
+
+
+_VERBS = "sdfebxXo"
+
+
+def _runtime_clause(verb: str, precision: int | None) -> Callable[[Any], str]:
     clauses: dict[str, Callable[[Any], str]] = {
         "s": _format_string, "d": _format_decimal, "f": _fixed(precision), "e": _scientific(precision),
         "b": _binary, "x": _hex(False), "X": _hex(True), "o": _octal,
     }
-    if verb not in clauses:
-        raise CelFunctionError(f'could not parse formatting clause: unrecognized formatting clause "{verb}"')
-    return i + 1, clauses[verb]
+    return clauses[verb]
 
 
-def format_string(template: str, args: list[Any]) -> str:
-    """``template.format(args)`` with cel-go's output and error texts."""
+class FormattingError(CelFunctionError):
+    """A clause rejected its argument; ``offset`` locates the argument for compile-time reports."""
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+# apply(verb, precision, argument index) -> the clause's text
+Apply = Callable[[str, "int | None", int], str]
+
+
+def interpret(template: str, arg_count: int, apply: Apply, *, checking: bool) -> tuple[str, int]:
+    """cel-go's parseFormatString loop; returns the text and how many arguments it used.
+
+    ``checking`` follows the compile-time validator, whose argument lookup never fails, so an
+    unterminated clause is reported before a missing argument.
+    """
     out: list[str] = []
     i = 0
     arg_index = 0
@@ -322,15 +346,26 @@ def format_string(template: str, args: list[Any]) -> str:
             out.append("%")
             i += 2
             continue
-        if arg_index >= len(args):
+        if not checking and arg_index >= arg_count:
             raise CelFunctionError(f"index {arg_index} out of range")
         if i + 1 >= len(template):
             raise CelFunctionError("unexpected end of string")
-        consumed, clause = _parse_clause(template[i + 1:])
+        if arg_index >= arg_count:
+            raise CelFunctionError(f"index {arg_index} out of range")
+        consumed, verb, precision = _parse_clause(template[i + 1:])
         try:
-            out.append(clause(args[arg_index]))
+            out.append(apply(verb, precision, arg_index))
         except CelFunctionError as exc:
-            raise CelFunctionError(f"error during formatting: {exc}") from None
+            raise FormattingError(f"error during formatting: {exc}", getattr(exc, "offset", None)) from None
         i += 1 + consumed
         arg_index += 1
-    return "".join(out)
+    return "".join(out), arg_index
+
+
+def format_string(template: str, args: list[Any]) -> str:
+    """``template.format(args)`` with cel-go's output and error texts."""
+    text, _ = interpret(
+        template, len(args), lambda verb, precision, index: _runtime_clause(verb, precision)(args[index]),
+        checking=False,
+    )
+    return text

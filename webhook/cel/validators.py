@@ -6,7 +6,9 @@ ValidateTimestampLiterals and ValidateRegexLiterals; the Kubernetes regex librar
 literal ``find``/``findAll`` patterns when the program is built, so a bad one fails to compile
 ("program instantiation failed: ..."). celgate also hides the private field of its opaque
 message types (types.py): selecting it or constructing such a message is the compile error
-cel-go gives for an opaque type. Messages and positions follow cel-go's.
+cel-go gives for an opaque type. Messages and positions follow cel-go's. An expression compiled
+unchecked (cross-type numeric comparisons, see environment.py) has no types, so only the literal
+argument checks apply to it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from webhook.cel.ast import (
     Call, CelType, CheckedAst, Const, CreateList, CreateMap, CreateStruct, Expr, Select, children,
 )
 from webhook.cel.errors import CelCompileError
+from webhook.cel.format_validation import format_call_issues
 from webhook.cel.types import OPAQUE_TYPE_NAMES
 
 
@@ -36,9 +39,11 @@ def validate_ast(ast: CheckedAst, expression: str) -> None:
     issues: list[_Issue] = []
     for node, parent_chain in _walk_with_parents(ast.expr):
         issues.extend(_literal_argument_issues(node))
-        issues.extend(_opaque_issues(node))
+        issues.extend(_opaque_issues(node, expression))
         if ast.checked and not _inside_format(parent_chain):
             issues.extend(_homogeneity_issues(node))
+    # cel-go's strings extension validates literal format() calls (ext/formatting.go).
+    issues.extend(_Issue(offset, message) for offset, message in format_call_issues(ast))
     program_error = _find_regex_error(ast)
     if issues:
         raise CelCompileError(expression, _render(ast, issues))
@@ -233,11 +238,16 @@ def _find_regex_error(ast: CheckedAst) -> str | None:
 # --- celgate's opaque message types --------------------------------------------------------
 
 
-def _opaque_issues(node: Expr) -> list[_Issue]:
+def _opaque_issues(node: Expr, expression: str) -> list[_Issue]:
     if isinstance(node, Select) and _is_opaque(node.operand.type):
         return [_Issue(node.offset, f"type '{node.operand.type.name}' does not support field selection")]
-    if isinstance(node, CreateStruct) and node.message_name.lstrip(".") in OPAQUE_TYPE_NAMES:
-        return [_Issue(node.offset, f"'{node.message_name.lstrip('.')}' is not a message type")]
+    if isinstance(node, Call) and node.function == "_?._" and node.args and _is_opaque(node.args[0].type):
+        return [_Issue(node.offset, f"type '{node.args[0].type.name}' does not support field selection")]
+    name = node.message_name.lstrip(".") if isinstance(node, CreateStruct) else ""
+    if name in OPAQUE_TYPE_NAMES:
+        # cel-go positions a message literal at its '{'; cel-cpp at the type name.
+        brace = expression.find("{", node.offset)
+        return [_Issue(brace if brace >= 0 else node.offset, f"'{name}' is not a message type")]
     return []
 
 

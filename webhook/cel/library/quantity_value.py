@@ -298,8 +298,12 @@ def parse_quantity(text: str) -> Quantity:
     magnitude = abs(unscaled)
     if decimal_exponent < _NANO:
         # Round non-zero values up (away from zero) to 1n rather than to zero.
-        step = 10 ** (_NANO - decimal_exponent)
-        magnitude, decimal_exponent = -(-magnitude // step), _NANO
+        gap = _NANO - decimal_exponent
+        if gap > len(_digits(magnitude)):
+            magnitude = 1 if magnitude else 0  # below 1n: avoid building 10**gap
+        else:
+            magnitude = -(-magnitude // 10**gap)
+        decimal_exponent = _NANO
     amount = Quantity.of(magnitude, decimal_exponent, fmt)
     if fmt == "BinarySI" and amount.compare(_INT64_MAX_QUANTITY) > 0:
         magnitude, decimal_exponent = INT64_MAX, 0

@@ -17,6 +17,8 @@ _MODULES = (
     "cidr",
     "format",
     "semver",
+    # isGreaterThan/isLessThan/compareTo of quantity and semver (cel-cpp needs them declared once)
+    "ordering",
 )
 
 
