@@ -129,7 +129,7 @@ def normalize_and_parse(text: str) -> Version:
     text = text[1:] if text.startswith("v") else text
     parts = text.split(".", 2)
     for index, part in enumerate(parts):
-        if len(part) > 1:
+        if len(part.encode()) > 1:  # Go's len() counts bytes
             part = part.lstrip("0")
             if not part or part[0] not in _NUMBERS:
                 part = "0" + part
