@@ -62,6 +62,19 @@ D12. ``string()`` prints some values differently: non-finite doubles as ``nan``/
     cel-go ``3661.5s``), and timestamps in UTC (cel-go keeps the offset they were parsed with).
 D13. ``int(duration)`` (nanoseconds in cel-go) type-checks but has no implementation in
     cel-cpp's runtime: ``no such overload: int(google.protobuf.Duration)``.
+D14. The lists extension (``ext.Lists(ext.ListsVersion(3))``, kube-apiserver 1.34+) is celgate's
+    own (library/ext_lists.py) and lacks ``sortBy``: a parser macro in cel-go, which a Python
+    library cannot add, so ``list.sortBy(e, key)`` fails to compile (``undeclared reference``).
+    Its functions return ``uint`` elements as ``int`` (``==`` still holds, but
+    ``[2u, 1u].sort()[0] + 1u`` is ``no such overload``), ``sort`` takes a list mixing ``int`` and
+    ``uint`` (cel-go: ``list elements must have the same type``), and a non-list receiver at run
+    time fails with ``no such overload: flatten(map)`` (cel-go ``no such overload: map.flatten()``). cel-cpp's own lists extension
+    (``sortBy`` included) is what cel-expr-python enables for an extension named ``lists``.
+D15. Two-variable comprehensions (``all(i, v, ...)``, ``exists(i, v, ...)``, ``existsOne``,
+    ``transformList``, ``transformMap``, ``transformMapEntry``; cel-go ext.TwoVarComprehensions,
+    kube-apiserver 1.32+) are macros the environment does not enable: they fail to compile.
+    cel-expr-python enables cel-cpp's version for an extension named ``two-var-comprehensions``,
+    but its ``transformMap``/``transformMapEntry`` then fail at run time (no ``cel.@mapInsert``).
 """
 
 from __future__ import annotations
@@ -71,7 +84,7 @@ from typing import Callable
 
 from webhook.cel.ast import Call, CheckedAst, Const, Expr
 
-DOCUMENTED_DIFFERENCES = tuple(f"D{number}" for number in range(1, 14))
+DOCUMENTED_DIFFERENCES = tuple(f"D{number}" for number in range(1, 16))
 
 # cel-go interpreter/decorators.go decOptimize folds these (overloads.IsTypeConversionFunction).
 _CONVERSIONS = frozenset({"bool", "bytes", "double", "duration", "dyn", "int", "string", "timestamp", "type", "uint"})

@@ -179,6 +179,79 @@ def _optional_select(vals, node, ctx):  # _?._ (x, 'field')
     return 1, ctx.select(vals[0], field) if isinstance(field, str) else ctx.known(vals[0].elem)
 
 
+def _known_ints(vals, node, position: int) -> "tuple[int, ...] | None":
+    """The values an int argument takes when it is a literal or ints of the data."""
+    arg = node.args[position]
+    if isinstance(arg, Const) and type(arg.value) is int:
+        return (arg.value,)
+    value = vals[len(vals) - len(node.args) + position]
+    if value.bound is None and value.cands and all(type(c) is int for c in value.cands):
+        return value.cands
+    return None
+
+
+def _int_argument(vals, node, ctx, position: int) -> int:
+    """The largest value an int argument can take: a literal, the ints of the data, or (computed,
+    e.g. ``size(x)``) the largest size anywhere in the activation. An int of unresolved data
+    (estimate_uniform) can be anything: MAX_LIST_SIZE sends the caller to the walk of the data."""
+    known = _known_ints(vals, node, position)
+    if known is not None:
+        return max(max(known), 0)
+    if vals[len(vals) - len(node.args) + position].is_bounded:
+        return MAX_LIST_SIZE
+    return ctx.top.size
+
+
+def _allocating_list(size: float, factor: float = 1.0) -> int:
+    # cel-go ext/lists.go trackAllocatingListCall: uint64(size * factor) + callCost + ListCreateBaseCost
+    return min(COST_CAP, int(size * factor) + 1 + LIST_CREATE_BASE_COST)
+
+
+def _list_subset(vals, node, ctx):  # slice, reverse: at most the receiver's elements
+    size = vals[0].size
+    if len(node.args) == 2:  # slice(start, end): end - start elements
+        start = min(_known_ints(vals, node, 0) or (0,))
+        size = max(0, min(size, _int_argument(vals, node, ctx, 1)) - max(start, 0))
+    return _allocating_list(size), vals[0]
+
+
+def _lists_range(vals, node, ctx):
+    size = _int_argument(vals, node, ctx, 0)
+    return _allocating_list(size), summary(size, SCALAR, None, 0)
+
+
+def _list_flatten(vals, node, ctx):  # trackListFlatten: depth times the receiver's size
+    depth = _int_argument(vals, node, ctx, 0) if node.args else 1
+    receiver = vals[0]
+    if receiver.bound is None and all(isinstance(c, (list, tuple)) for c in receiver.cands):
+        size = max((_flattened_size(c, depth) for c in receiver.cands), default=0)
+        return _allocating_list(receiver.size, depth), summary(size, ctx.top, None, 0)
+    return _allocating_list(receiver.size, depth), ctx.top
+
+
+def _flattened_size(items, depth: int) -> int:
+    if depth <= 0:
+        return len(items)
+    return sum(_flattened_size(i, depth - 1) if isinstance(i, (list, tuple)) else 1 for i in items)
+
+
+def _list_self_compare(vals, node, ctx):  # trackListSelfCompare: distinct and sort, O(n^2)
+    size = vals[0].size
+    if node.overload_ids and all(o in _SORTS_OF_SCALARS for o in node.overload_ids):
+        textual = False
+    else:  # strings and bytes cost 0.1 more (cel-go looks at the first element)
+        elements = ctx.elements(vals[0])
+        textual = elements.bound is not None or any(isinstance(c, (str, bytes)) for c in elements.cands)
+    return _allocating_list(size * size, 2 + (STRING_TRAVERSAL_COST_FACTOR if textual else 0)), vals[0]
+
+
+# ext/lists.go comparableTypes by cel-go's TypeName(); strings and bytes cost 0.1 more to sort.
+_SORTS_OF_SCALARS = tuple(f"list_{name}_sort" for name in (
+    "int", "uint", "double", "bool", "google.protobuf.Duration", "google.protobuf.Timestamp",
+))
+_SORT_OVERLOADS = (*_SORTS_OF_SCALARS, "list_string_sort", "list_bytes_sort")
+
+
 # cel-go checker/cost.go + interpreter/runtimecost.go, by overload id
 _BY_OVERLOAD: dict[str, Handler] = {
     **dict.fromkeys(("starts_with_string", "ends_with_string", "string_to_bytes", "bytes_to_string"), _linear()),
@@ -192,6 +265,11 @@ _BY_OVERLOAD: dict[str, Handler] = {
     **dict.fromkeys(("matches_string", "matches"), _matches),
     "contains_string": _contains,
     **dict.fromkeys(("index_list", "index_map"), _index),
+    # cel-go ext/lists.go (version 3) cost trackers; library/ext_lists.py
+    **dict.fromkeys(("list_slice", "list_reverse"), _list_subset),
+    "lists_range": _lists_range,
+    **dict.fromkeys(("list_flatten", "list_flatten_int"), _list_flatten),
+    **dict.fromkeys(("list_distinct", *_SORT_OVERLOADS), _list_self_compare),
 }
 
 # k8s library/cost.go CallCost (keyed by function name there) and the strings extension

@@ -54,19 +54,42 @@ def _only_cross_type_numeric_errors(message: str) -> bool:
 
 
 class CostBudget:
-    """The runtime cost budget shared by the expressions of one evaluation (one binding)."""
+    """The runtime cost budget shared by the expressions of one evaluation (one binding).
+
+    Expressions are charged upper bounds of their cost. A cheap bound (the cached uniform
+    bound, see CompiledExpression.charge) is charged *provisionally*: should the budget run
+    short, every provisional charge is first replaced by the tighter estimate of its own data,
+    so exhaustion is declared on the same figures whichever bound was charged first.
+    """
 
     def __init__(self, limit: int = RUNTIME_CEL_COST_BUDGET) -> None:
         self.limit = limit
         self.remaining = limit
+        self._provisional: list[tuple[int, "CompiledExpression", Mapping[str, Any]]] = []
+
+    def charge_provisionally(self, bound: int, expression: "CompiledExpression", sizes: Mapping[str, Any]) -> bool:
+        if bound > self.remaining:
+            self._settle()
+            if bound > self.remaining:
+                return False
+        self.remaining -= bound
+        self._provisional.append((bound, expression, sizes))
+        return True
 
     def charge(self, amount: int) -> None:
+        if amount > self.remaining:
+            self._settle()
         self.remaining -= amount
         if self.remaining < 0:
             raise CelCostError(
                 "validation failed due to running out of cost budget, no further validation rules will be run",
                 per_call=False,
             )
+
+    def _settle(self) -> None:
+        for bound, expression, sizes in self._provisional:
+            self.remaining += bound - expression.estimate_cost(sizes)
+        self._provisional.clear()
 
 
 @dataclass
@@ -80,21 +103,48 @@ class CompiledExpression:
     checked: bool = True
     env: "CelEnvironment" = field(repr=False, default=None)  # type: ignore[assignment]
 
+    _uniform: dict[int, int] = field(init=False, repr=False, default_factory=dict)
+
     def estimate_cost(self, activation: Mapping[str, Any]) -> int:
         if self.ast is None:
             return 0
         return cost_model.estimate(self.ast, activation)
 
-    def evaluate_raw(
-        self, activation: Mapping[str, Any] | cel.Activation, budget: CostBudget | None = None,
-        sizes: Mapping[str, Any] | None = None,
-    ) -> cel.Value:
-        """Evaluate and return cel-expr-python's Value; errors raise CelEvaluationError."""
-        estimated = self.estimate_cost(sizes if sizes is not None else activation)  # type: ignore[arg-type]
+    def uniform_cost(self, size_hint: int) -> int:
+        """The cost bound for any data no larger than ``size_hint``, cached per power of two."""
+        if self.ast is None:
+            return 0
+        size_class = 1 << max(0, size_hint - 1).bit_length()
+        bound = self._uniform.get(size_class)
+        if bound is None:
+            bound = self._uniform[size_class] = cost_model.estimate_uniform(self.ast, size_class)
+        return bound
+
+    def charge(
+        self, sizes: Mapping[str, Any], budget: CostBudget | None = None, size_hint: int | None = None
+    ) -> None:
+        """Enforce the per-call limit and charge the budget before evaluating.
+
+        With ``size_hint`` (cost.largest_size of ``sizes``, computed once per request) the cached
+        uniform bound is used when it already proves both limits hold; only otherwise is the
+        data walked for the tighter estimate. Either is an upper bound of cel-go's cost.
+        """
+        if size_hint is not None:
+            bound = self.uniform_cost(size_hint)
+            if bound <= PER_CALL_LIMIT and (budget is None or budget.charge_provisionally(bound, self, sizes)):
+                return
+        estimated = self.estimate_cost(sizes)
         if estimated > PER_CALL_LIMIT:
             raise CelCostError("operation cancelled: actual cost limit exceeded", per_call=True)
         if budget is not None:
             budget.charge(estimated)
+
+    def evaluate_raw(
+        self, activation: Mapping[str, Any] | cel.Activation, budget: CostBudget | None = None,
+        sizes: Mapping[str, Any] | None = None, size_hint: int | None = None,
+    ) -> cel.Value:
+        """Evaluate and return cel-expr-python's Value; errors raise CelEvaluationError."""
+        self.charge(sizes if sizes is not None else activation, budget, size_hint)  # type: ignore[arg-type]
         if isinstance(activation, cel.Activation):
             result = self.program.eval(activation)
         else:
@@ -105,10 +155,10 @@ class CompiledExpression:
 
     def evaluate(
         self, activation: Mapping[str, Any] | cel.Activation, budget: CostBudget | None = None,
-        sizes: Mapping[str, Any] | None = None,
+        sizes: Mapping[str, Any] | None = None, size_hint: int | None = None,
     ) -> Any:
         """Evaluate and return a plain Python value (see values.from_cel)."""
-        return from_cel(self.evaluate_raw(activation, budget, sizes).value())
+        return from_cel(self.evaluate_raw(activation, budget, sizes, size_hint).value())
 
 
 def _error_text(result: cel.Value) -> str:

@@ -70,9 +70,14 @@ class Quantity:
     def of(mantissa: int, exponent: int, format: Format, remembered: str | None = None) -> "Quantity":
         if mantissa == 0:
             return Quantity(0, 0, format, remembered)
+        step = 1  # strip trailing zeros a growing number at a time: 10**5000 takes 13 steps
         while mantissa % 10 == 0:
-            mantissa //= 10
-            exponent += 1
+            if mantissa % 10**step == 0:
+                mantissa //= 10**step
+                exponent += step
+                step *= 2
+            else:
+                step = max(1, step // 2)
         return Quantity(mantissa, exponent, format, remembered)
 
     def sign(self) -> int:
@@ -93,7 +98,8 @@ class Quantity:
         # Quantity.Add/Sub: a zero receiver takes the operand's format.
         fmt = other.format if self.mantissa == 0 else self.format
         a, b = _aligned(self, other)
-        return Quantity.of(a + b, min(self.exponent, other.exponent), fmt)
+        exponent = min((q.exponent for q in (self, other) if q.mantissa), default=0)
+        return Quantity.of(a + b, exponent, fmt)
 
     def sub(self, other: "Quantity") -> "Quantity":
         return self.add(Quantity(-other.mantissa, other.exponent, other.format))
@@ -137,16 +143,17 @@ def _magnitude(quantity: Quantity) -> int:
 
 
 def _aligned(left: Quantity, right: Quantity) -> tuple[int, int]:
-    """Both mantissas at the smaller exponent."""
-    low = min(left.exponent, right.exponent)
-    if max(left.exponent, right.exponent) - low > MAX_EXPONENT_GAP and left.mantissa and right.mantissa:
+    """Both mantissas at the smaller exponent of the two (a zero has no exponent to align)."""
+    exponents = [q.exponent for q in (left, right) if q.mantissa]
+    low = min(exponents, default=0)
+    if exponents and max(exponents) - low > MAX_EXPONENT_GAP:
         raise QuantityError("quantity exponents too far apart to combine exactly")
-    return left.mantissa * 10 ** (left.exponent - low), right.mantissa * 10 ** (right.exponent - low)
+    return tuple(q.mantissa * 10 ** (q.exponent - low) if q.mantissa else 0 for q in (left, right))  # type: ignore[return-value]
 
 
 def _digits(number: int) -> str:
     # Python refuses str() of ints over 4300 digits; Decimal has no such limit.
-    return str(number) if abs(number) < 10**4000 else str(Decimal(number))
+    return str(number) if number.bit_length() < 13_000 else str(Decimal(number))
 
 
 def _int(digits: str) -> int:

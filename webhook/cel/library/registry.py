@@ -17,6 +17,8 @@ _MODULES = (
     "cidr",
     "format",
     "semver",
+    # cel-go ext.Lists(ext.ListsVersion(3)) (base.go, 1.34)
+    "ext_lists",
     # isGreaterThan/isLessThan/compareTo of quantity and semver (cel-cpp needs them declared once)
     "ordering",
 )
