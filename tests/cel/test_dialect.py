@@ -260,3 +260,24 @@ def test_string_of_special_values_prints_like_go(env: CelEnvironment, expression
 @pytest.mark.xfail(strict=True, reason=compat.difference("D13"))
 def test_int_of_duration_is_nanoseconds(env: CelEnvironment) -> None:
     assert evaluate(env, "int(duration(object.data.text.replace('abc', '1s')))") == 1_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("[1, 2].all(i, v, v > i)", True),
+        ("{'a': 1, 'b': 2}.exists(k, v, k == 'b' && v == 2)", True),
+        ("[1, 2, 3].existsOne(i, v, v == 2)", True),
+        ("[1, 2, 3].transformList(i, v, v * 2)", [2, 4, 6]),
+        ("[1, 2, 3].transformList(i, v, i > 0, v * 2)", [4, 6]),
+    ],
+)
+def test_two_variable_comprehensions_work_as_in_kubernetes_1_32(expression: str, expected: object) -> None:
+    env = CelEnvironment({"object": cel.Type.DYN})
+    assert env.compile(expression).evaluate({"object": {}}) == expected
+
+
+def test_transform_map_is_a_clear_compile_error() -> None:
+    env = CelEnvironment({"object": cel.Type.DYN})
+    with pytest.raises(CelCompileError, match="transformMap and transformMapEntry are not supported"):
+        env.compile("{'a': 1}.transformMap(k, v, v + 1)")

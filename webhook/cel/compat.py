@@ -70,11 +70,11 @@ D14. The lists extension (``ext.Lists(ext.ListsVersion(3))``, kube-apiserver 1.3
     ``uint`` (cel-go: ``list elements must have the same type``), and a non-list receiver at run
     time fails with ``no such overload: flatten(map)`` (cel-go ``no such overload: map.flatten()``). cel-cpp's own lists extension
     (``sortBy`` included) is what cel-expr-python enables for an extension named ``lists``.
-D15. Two-variable comprehensions (``all(i, v, ...)``, ``exists(i, v, ...)``, ``existsOne``,
-    ``transformList``, ``transformMap``, ``transformMapEntry``; cel-go ext.TwoVarComprehensions,
-    kube-apiserver 1.32+) are macros the environment does not enable: they fail to compile.
-    cel-expr-python enables cel-cpp's version for an extension named ``two-var-comprehensions``,
-    but its ``transformMap``/``transformMapEntry`` then fail at run time (no ``cel.@mapInsert``).
+D15. Two-variable comprehensions (cel-go ext.TwoVarComprehensions, kube-apiserver 1.32+) are
+    cel-cpp's (enabled through an extension named ``cel.lib.ext.comprev2``): ``all(i, v, ...)``,
+    ``exists(i, v, ...)``, ``existsOne`` and ``transformList`` work, but ``transformMap`` and
+    ``transformMapEntry`` are rejected at compile time (``program instantiation failed: ...``):
+    their expansion calls ``cel.@mapInsert``, which cel-expr-python's runtime lacks.
 """
 
 from __future__ import annotations

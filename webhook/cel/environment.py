@@ -178,6 +178,10 @@ class CelEnvironment:
             ext_strings.extension(),  # cel-go's strings v2 semantics; see compat.py
             ext_optional.ExtOptional(),
             ext_bindings.ExtBindings(),
+            # cel-expr-python turns on cel-cpp's two-variable comprehension macros (cel-go's
+            # ext.TwoVarComprehensions, in kube-apiserver's base env since 1.32) for an
+            # extension of this name.
+            cel.CelExtension("cel.lib.ext.comprev2", []),
         ]
         extensions.extend(cel.CelExtension(lib.name, list(lib.functions)) for lib in libraries)
         self._env = cel.NewEnv(

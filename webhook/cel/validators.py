@@ -44,12 +44,22 @@ def validate_ast(ast: CheckedAst, expression: str) -> None:
             issues.extend(_homogeneity_issues(node))
     # cel-go's strings extension validates literal format() calls (ext/formatting.go).
     issues.extend(_Issue(offset, message) for offset, message in format_call_issues(ast))
-    program_error = _find_regex_error(ast)
+    program_error = _find_regex_error(ast) or _unsupported_macro_error(ast)
     if issues:
         raise CelCompileError(expression, _render(ast, issues))
     if program_error:
         # k8s admission/plugin/cel/compile.go wraps env.Program errors this way.
         raise CelCompileError(expression, f"program instantiation failed: {program_error}")
+
+
+def _unsupported_macro_error(ast: CheckedAst) -> str | None:
+    # transformMap/transformMapEntry expand to cel.@mapInsert, which cel-expr-python's runtime
+    # lacks (cel-cpp fails when planning the program); see compat.py.
+    for node, _ in _walk_with_parents(ast.expr):
+        if isinstance(node, Call) and node.function == "cel.@mapInsert":
+            return ("transformMap and transformMapEntry are not supported by celgate's CEL engine "
+                    "(cel-expr-python has no cel.@mapInsert); use transformList or map instead")
+    return None
 
 
 def _walk_with_parents(root: Expr) -> Iterator[tuple[Expr, tuple[Expr, ...]]]:

@@ -76,7 +76,11 @@ class CompiledPolicy:
     variables: tuple[PolicyExpression, ...] = field(default=())
 
     def variable(self, name: str) -> PolicyExpression:
-        return next(v for v in self.variables if v.name == name)
+        by_name = self.__dict__.get("_by_name")
+        if by_name is None:  # frozen dataclass: cache the index on first use
+            by_name = {v.name: v for v in self.variables}
+            object.__setattr__(self, "_by_name", by_name)
+        return by_name[name]
 
     @property
     def name(self) -> str:

@@ -25,7 +25,7 @@ from webhook.policy.loader import PolicySet
 from webhook.policy.matching import MatchError, is_policy_resource, match_resources
 from webhook.policy.model import Binding
 from webhook.policy.params import ParamError, collect_params, param_kind_error, param_label
-from webhook.policy.validator import Decision, Inputs, ValidateResult, validate
+from webhook.policy.validator import Decision, Inputs, RequestCache, ValidateResult, validate
 
 VALIDATION_FAILURE_ANNOTATION = "validation.policy.admission.k8s.io/validation_failure"
 MAX_AUDIT_ANNOTATION_VALUE_LENGTH = 10 * 1024
@@ -49,8 +49,12 @@ def go_json(value: Any) -> str:
 class _Outcome:
     """What the dispatcher accumulates across policies."""
 
-    def __init__(self, converted: dict[int, tuple[Any, Any]]) -> None:
-        self.converted = converted  # CEL conversions of this request's values (validator.Inputs)
+    def __init__(self) -> None:
+        self.cache = RequestCache()
+        # Equal requests and namespace objects are one object, so caches keyed by identity share.
+        self.requests: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.namespaces: dict[str, tuple[Any, Any]] = {}
+        self.authorizer_entries: dict[str, Any] | None = None
         self.denials: list[tuple[str, str | None, str, str]] = []  # policy, binding, message, reason
         self.warnings: list[str] = []
         self.annotations: dict[str, str] = {}
@@ -77,7 +81,7 @@ def decide(
     policy_set: PolicySet, attributes: AdmissionAttributes, cluster: ClusterData, authorizer: object | None = None
 ) -> AdmissionDecision:
     started = time.perf_counter()
-    outcome = _Outcome(converted={})
+    outcome = _Outcome()
     if not is_policy_resource(attributes):
         for name in policy_set.names():
             compiled = policy_set.policies[name]
@@ -110,14 +114,18 @@ def _dispatch_policy(
             outcome.configuration_error(compiled, None, kind_error)
             return
     assert matched.resource is not None and matched.kind is not None
-    request = admission_request(attributes, matched.resource, matched.kind)
-    match_request = admission_request(attributes, attributes.resource, matched.kind)
+    request = _request(outcome, attributes, matched.resource, matched.kind)
+    match_request = _request(outcome, attributes, attributes.resource, matched.kind)
     collected: dict[str, list[str]] = {}
-    authorizer_entries = _authorizer_entries(authorizer, attributes)
+    if outcome.authorizer_entries is None:
+        outcome.authorizer_entries = _authorizer_entries(authorizer, attributes)
+    authorizer_entries = outcome.authorizer_entries
     namespace_name = request_namespace(attributes)
     # An unknown namespace leaves namespaceObject null (kube-apiserver would fail the request).
-    namespace = cluster.get_namespace(namespace_name) if namespace_name else None
-    visible_namespace, full_namespace = namespace_object(namespace), _without_type_meta(namespace)
+    if namespace_name not in outcome.namespaces:
+        namespace = cluster.get_namespace(namespace_name) if namespace_name else None
+        outcome.namespaces[namespace_name] = (namespace_object(namespace), _without_type_meta(namespace))
+    visible_namespace, full_namespace = outcome.namespaces[namespace_name]
     for binding in bindings:
         try:
             if binding.match_resources is not None and not match_resources(binding.match_resources, attributes, cluster).matches:
@@ -140,13 +148,21 @@ def _dispatch_policy(
                 namespace_object=visible_namespace,
                 namespace_full=full_namespace,
                 authorizer=authorizer_entries,
-                converted=outcome.converted,
+                cache=outcome.cache,
             )
             started = time.perf_counter()
             result = validate(compiled, inputs)
             _apply(compiled, binding, param_label(param), result, time.perf_counter() - started, outcome, collected)
     for key, values in collected.items():
         outcome.annotate(f"{policy.name}/{key}", values[0] if len(values) == 1 else ", ".join(values))
+
+
+def _request(outcome: _Outcome, attributes: AdmissionAttributes, resource: Any, kind: Any) -> dict[str, Any]:
+    key = (resource, kind)
+    request = outcome.requests.get(key)
+    if request is None:
+        request = outcome.requests[key] = admission_request(attributes, resource, kind)
+    return request
 
 
 def _apply(

@@ -16,6 +16,7 @@ from typing import Any, Literal, Mapping
 from cel_expr_python import cel
 
 from webhook.cel import (
+    PER_CALL_LIMIT,
     RUNTIME_CEL_COST_BUDGET,
     RUNTIME_CEL_COST_BUDGET_MATCH_CONDITIONS,
     CelCostError,
@@ -23,6 +24,7 @@ from webhook.cel import (
     CostBudget,
 )
 from webhook.cel.environment import strip_status
+from webhook.cel.cost import largest_size
 from webhook.cel.values import INT64_MAX, INT64_MIN, from_cel, to_cel, type_name
 from webhook.policy.compiler import CompiledPolicy, PolicyExpression, environment
 
@@ -60,6 +62,43 @@ class ValidateResult:
     skipped_by: str | None = None
 
 
+class RequestCache:
+    """What every evaluation of one request shares, so that work done for one policy is not
+    repeated for the next: CEL conversions and sizes of the request's values (by identity; the
+    cache keeps each value alive, so an id() is never reused while it is in there), and the
+    values of policy variables, keyed by what determines them (the stage's inputs and the source
+    of the variable and of every variable it reads). The Pod Security policies all declare the
+    same ``podSpec``/``allContainers`` variables: each is computed once per request, not 19 times.
+    """
+
+    def __init__(self) -> None:
+        self._converted: dict[int, tuple[Any, Any]] = {}
+        self._sizes: dict[int, tuple[Any, int]] = {}
+        self.variables: dict[tuple[Any, ...], tuple[Any, int]] = {}
+        # cel-cpp converts a top-level value on its first use in each activation (a Pod takes
+        # hundreds of microseconds), so stages with the same inputs share one activation.
+        self.activations: dict[tuple[Any, ...], Any] = {}
+
+    def to_cel(self, value: Any) -> Any:
+        if _is_opaque(value):
+            return value
+        if not isinstance(value, (dict, list)):
+            return to_cel(value)
+        cached = self._converted.get(id(value))
+        if cached is None or cached[0] is not value:
+            cached = self._converted[id(value)] = (value, to_cel(value))
+        return cached[1]
+
+    def size(self, value: Any) -> int:
+        """cost.largest_size of a value, once per value."""
+        if not isinstance(value, (dict, list, str)):
+            return 1
+        cached = self._sizes.get(id(value))
+        if cached is None or cached[0] is not value:
+            cached = self._sizes[id(value)] = (value, largest_size(value))
+        return cached[1]
+
+
 @dataclass(frozen=True)
 class Inputs:
     """The variables for one evaluation, as plain JSON-shaped data."""
@@ -72,25 +111,12 @@ class Inputs:
     namespace_object: dict[str, Any] | None
     namespace_full: dict[str, Any] | None  # auditAnnotations get the unstripped namespace
     authorizer: Mapping[str, Any] = field(default_factory=dict)  # authz activation entries
-    # Converted values by id(), shared by the evaluations of one request so that the object
-    # is converted for CEL once, not once per policy.
-    # The cache keeps each value alive, so an id() is never reused while it is in there.
-    converted: dict[int, tuple[Any, Any]] = field(default_factory=dict)
-
-    def to_cel(self, value: Any) -> Any:
-        if _is_opaque(value):
-            return value
-        if not isinstance(value, (dict, list)):
-            return to_cel(value)
-        cached = self.converted.get(id(value))
-        if cached is None or cached[0] is not value:
-            cached = self.converted[id(value)] = (value, to_cel(value))
-        return cached[1]
+    cache: RequestCache = field(default_factory=RequestCache)
 
 
 class _Stage:
     """The activation of one filter (validations and messages, or audit annotations) and
-    the values of the variables its expressions read, each computed at most once.
+    the values of the variables its expressions read, each computed at most once per request.
 
     A variable whose value is plain JSON is handed to later expressions in the ``variables``
     map, so they run as written (``direct``) and the cost model sees the real value. A variable
@@ -101,31 +127,59 @@ class _Stage:
     def __init__(self, compiled: CompiledPolicy, data: dict[str, Any], inputs: "Inputs") -> None:
         self.compiled = compiled
         self.env = environment(compiled.policy.param_kind is not None)
+        self.cache = inputs.cache
         self.plain = {k: v for k, v in data.items() if k in self.env.variables and k != "variables"}
-        self.cel_data = {k: inputs.to_cel(v) for k, v in self.plain.items()}
+        self.cel_data = {k: self.cache.to_cel(v) for k, v in self.plain.items()}
+        # Everything that determines a variable's value besides the policy's own variables.
+        self.identity = tuple(sorted((k, id(v)) for k, v in self.plain.items()))
+        self.base_size = max((self.cache.size(v) for v in self.plain.values()), default=1)
+        self.size_hint = self.base_size
         self.values: dict[str, Any] = {}  # variable name -> plain value
+        self._keys: dict[str, tuple[Any, ...]] = {}  # variable name -> its RequestCache key
         self.unusable: set[str] = set()  # variables that failed or cannot be handed back
         self._activation: Any = None
         self._bound: frozenset[str] = frozenset()
 
     def _activation_with(self, names: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
         if self._activation is None or not set(names) <= self._bound:
-            variables = {name: to_cel(value) for name, value in self.values.items()}
-            self._activation = self.env.activation({**self.cel_data, "variables": variables})
-            self._bound = frozenset(self.values)
+            bound = frozenset(self.values)
+            key = (id(self.env), self.identity, frozenset((n, self._keys[n]) for n in bound))
+            activation = self.cache.activations.get(key)
+            if activation is None:
+                variables = {name: self.cache.to_cel(value) for name, value in self.values.items()}
+                activation = self.cache.activations[key] = self.env.activation({**self.cel_data, "variables": variables})
+            self._activation, self._bound = activation, bound
         return self._activation, {**self.plain, "variables": {n: self.values[n] for n in self._bound}}
+
+    def _variable_key(self, variable: PolicyExpression) -> tuple[Any, ...]:
+        sources = tuple((name, self.compiled.variable(name).source) for name in variable.dependencies)
+        return (self.identity, variable.source, sources)
 
     def _prepare(self, names: tuple[str, ...], budget: CostBudget) -> None:
         for name in names:
             if name in self.values or name in self.unusable:
                 continue
             variable = self.compiled.variable(name)
-            value, error, _ = self._run(variable, budget)
-            plain = _UNUSABLE if error is not None else _plain_value(value, variable)
+            key = self._variable_key(variable)
+            cached = self.cache.variables.get(key)
+            if cached is None:
+                value, error, _ = self._run(variable, budget)
+                plain = _UNUSABLE if error is not None else _plain_value(value, variable)
+                cached = self.cache.variables[key] = (plain, 1 if plain is _UNUSABLE else self.cache.size(plain))
+            else:
+                self._prepare(variable.dependencies, budget)
+                # Another policy computed it; this evaluation is charged as if it ran it too.
+                variable.direct.charge(self._sizes(variable.dependencies), budget, self.size_hint)
+            plain, size = cached
+            self._keys[name] = key
             if plain is _UNUSABLE:
                 self.unusable.add(name)
             else:
                 self.values[name] = plain
+                self.size_hint = max(self.size_hint, size)
+
+    def _sizes(self, names: tuple[str, ...]) -> dict[str, Any]:
+        return {**self.plain, "variables": {n: self.values[n] for n in names if n in self.values}}
 
     def _run(self, expression: PolicyExpression, budget: CostBudget) -> tuple[Any, str | None, float]:
         self._prepare(expression.dependencies, budget)
@@ -136,7 +190,7 @@ class _Stage:
         activation, sizes = self._activation_with(names)
         started = time.perf_counter()
         try:
-            value = program.evaluate_raw(activation, budget, sizes=sizes)
+            value = program.evaluate_raw(activation, budget, sizes=sizes, size_hint=self.size_hint)
         except CelCostError as exc:
             if not exc.per_call:
                 raise
@@ -151,6 +205,18 @@ class _Stage:
     def evaluate(self, expression: PolicyExpression, budget: CostBudget) -> tuple[Any, str | None, float]:
         """(value, error message, elapsed); budget exhaustion raises CelCostError."""
         return self._run(expression, budget)
+
+    def charge_only(self, expression: PolicyExpression, budget: CostBudget) -> None:
+        """Charge what evaluating ``expression`` would cost, without evaluating it (a
+        messageExpression whose validation passed: upstream evaluates it and discards the
+        result, so only its cost can change the outcome). Budget exhaustion raises."""
+        self._prepare(expression.dependencies, budget)
+        program = expression.program if any(n in self.unusable for n in expression.dependencies) else expression.direct
+        try:
+            program.charge(self._sizes(expression.dependencies), budget, self.size_hint)
+        except CelCostError as exc:
+            if not exc.per_call:
+                raise
 
 
 _UNUSABLE = object()
@@ -182,6 +248,10 @@ def _is_json(value: Any) -> bool:
 
 def _is_opaque(value: Any) -> bool:
     return hasattr(value, "DESCRIPTOR")  # protobuf messages (authorizer values) go in as they are
+
+
+def _is_true(value: Any) -> bool:
+    return isinstance(value, cel.Value) and value.type() == cel.Type.BOOL and value.value() is True
 
 
 def _expression_error(expression: PolicyExpression, message: str) -> str:
@@ -228,8 +298,21 @@ def validate(compiled: CompiledPolicy, inputs: Inputs) -> ValidateResult:
     messages: list[Any] = []
     message_error: str | None = None
     try:
-        for message_expression in compiled.message_expressions:
-            messages.append(stage.evaluate(message_expression, budget)[0] if message_expression else None)
+        pending = sum(1 for m in compiled.message_expressions if m is not None)
+        for message_expression, (value, error, _) in zip(compiled.message_expressions, results):
+            if message_expression is None:
+                messages.append(None)
+                continue
+            pending -= 1
+            if error is None and _is_true(value):
+                # Upstream evaluates it and discards the result; only its cost can matter, and
+                # no messageExpression costs more than PER_CALL_LIMIT. With room for every one
+                # left at that cost, the budget cannot run out whatever it costs: skip it.
+                if budget.remaining < PER_CALL_LIMIT * (pending + 1):
+                    stage.charge_only(message_expression, budget)
+                messages.append(None)
+            else:
+                messages.append(stage.evaluate(message_expression, budget)[0])
     except CelCostError:
         message_error = OUT_OF_BUDGET
 
@@ -239,7 +322,7 @@ def validate(compiled: CompiledPolicy, inputs: Inputs) -> ValidateResult:
             decisions.append(Decision(_error_action(policy.failure_policy), "error", error, "", elapsed, index))
         elif message_error is not None:
             decisions.append(Decision(_error_action(policy.failure_policy), "error", f"failed messageExpression: {message_error}", "", elapsed, index))
-        elif _plain(value) is not True:
+        elif not _is_true(value):
             message = _failure_message(validation.expression, validation.message, messages[index] if index < len(messages) else None)
             decisions.append(Decision("deny", "deny", message, validation.reason or "Invalid", elapsed, index))
         else:
