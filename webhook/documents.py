@@ -37,7 +37,7 @@ class DocumentError(Exception):
         self.message = message
 
 
-class _ManifestLoader(yaml.SafeLoader):
+class _ManifestLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when present: ~10x faster
     """SafeLoader that keeps timestamps as strings (Kubernetes converts YAML to JSON first)
     and rejects duplicate keys, as kubectl's strict decoding does."""
 

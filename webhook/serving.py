@@ -50,6 +50,9 @@ class ServeOptions:
     graceful_timeout: float = 25.0
     log_level: str = "info"
     on_ready: Callable[[int], None] | None = None
+    # The set the parent loaded to fail fast; forked workers inherit it instead of compiling
+    # every policy again (loading the Pod Security set takes seconds).
+    store: Any = None
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -126,7 +129,7 @@ def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.s
     from webhook.tls import ServingTLS
 
     configure_logging(options.log_level)
-    store = PolicyStore(options.policies)
+    store = options.store if options.store is not None else PolicyStore(options.policies)
     tls = ServingTLS(options.tls_cert, options.tls_key, options.client_ca)
     cluster, ready = _build_cluster_data(options, store.current.param_kinds())
     metrics.POLICY_SET_VALID.set(1)

@@ -178,6 +178,7 @@ def _run(args: argparse.Namespace) -> int:
         in_cluster=args.in_cluster, static_namespaces=namespaces, static_params=params,
         reload_interval=args.reload_interval, evaluation_timeout=args.evaluation_timeout,
         max_body_bytes=args.max_body_bytes, body_timeout=args.body_timeout, log_level=args.log_level, on_ready=announce,
+        store=store,
     )
     try:
         return serve(options)
