@@ -60,7 +60,7 @@ class PolicyExpression:
     """
 
     source: str
-    program: CompiledExpression
+    program: CompiledExpression | None  # None when only the composition failed to compile
     direct: CompiledExpression
     dependencies: tuple[str, ...] = ()
     name: str = ""  # the variable's name, for spec.variables
@@ -172,13 +172,18 @@ class _PolicyCompiler:
             program = self.env.compile(composed.text) if composed.text != expression else direct
         except CelCompileError as exc:
             remapped = composition.remap_errors(exc.message, composed, expression)
-            if remapped:
+            if not remapped:
+                # Only the composition failed (cel-cpp's parser stops at nesting depth 32, cel-go
+                # at 250): the expression stays, and runs with its variables' computed values.
+                program = None
+            else:
                 self.invalid(path, expression, f"compilation failed: {remapped}")
-            if variable:
-                self.failed_variables.add(variable)
-            return None
-        if returns is not None and program.checked and program.output_type not in returns:
-            actual = cel_go_type_name(program.program.return_type().name())
+                if variable:
+                    self.failed_variables.add(variable)
+                return None
+        typed = program or direct
+        if returns is not None and typed.checked and typed.output_type not in returns:
+            actual = cel_go_type_name(typed.program.return_type().name())
             if len(returns) == 1:
                 reason = f"must evaluate to {_TYPE_TEXT[returns[0]]} but got {actual}"
             else:

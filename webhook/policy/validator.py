@@ -181,9 +181,42 @@ class _Stage:
     def _sizes(self, names: tuple[str, ...]) -> dict[str, Any]:
         return {**self.plain, "variables": {n: self.values[n] for n in names if n in self.values}}
 
+    def _base_activation(self) -> Any:
+        key = (id(self.env), self.identity, frozenset())
+        activation = self.cache.activations.get(key)
+        if activation is None:
+            activation = self.cache.activations[key] = self.env.activation({**self.cel_data, "variables": {}})
+        return activation
+
+    def _run_composed(self, expression: PolicyExpression, budget: CostBudget) -> tuple[Any, str | None, float] | None:
+        """The fast path: the composed program over the request's shared activation, so no
+        variable value leaves CEL and the object is converted once per request, not once per
+        policy. Taken when the cached uniform cost bound of the composed program fits both
+        limits; otherwise None, and the expression runs with computed variables (``_run``)."""
+        program = expression.program
+        if program is None or not expression.dependencies:
+            return None
+        bound = program.uniform_cost(self.base_size)
+        if bound > PER_CALL_LIMIT or not budget.charge_provisionally(bound, program, self.plain):
+            return None
+        started = time.perf_counter()
+        try:
+            value = program.run(self._base_activation())
+        except CelEvaluationError as exc:
+            return None, _expression_error(expression, exc.message), time.perf_counter() - started
+        except RuntimeError as exc:
+            return None, _expression_error(expression, strip_status(str(exc))), time.perf_counter() - started
+        return value, None, time.perf_counter() - started
+
     def _run(self, expression: PolicyExpression, budget: CostBudget) -> tuple[Any, str | None, float]:
+        fast = self._run_composed(expression, budget)
+        if fast is not None:
+            return fast
         self._prepare(expression.dependencies, budget)
         if any(name in self.unusable for name in expression.dependencies):
+            if expression.program is None:
+                failed = next(n for n in expression.dependencies if n in self.unusable)
+                return None, _expression_error(expression, _untransferable(failed)), 0.0
             program, names = expression.program, ()
         else:
             program, names = expression.direct, expression.dependencies
@@ -212,6 +245,8 @@ class _Stage:
         result, so only its cost can change the outcome). Budget exhaustion raises."""
         self._prepare(expression.dependencies, budget)
         program = expression.program if any(n in self.unusable for n in expression.dependencies) else expression.direct
+        if program is None:
+            return
         try:
             program.charge(self._sizes(expression.dependencies), budget, self.size_hint)
         except CelCostError as exc:
@@ -225,7 +260,7 @@ _JSON_SCALARS = (str, bool, float, type(None))
 
 def _plain_value(value: Any, variable: PolicyExpression) -> Any:
     """The variable's value as JSON-shaped data, or _UNUSABLE when it cannot round-trip."""
-    if "UINT" in variable.direct.output_type or "UINT" in variable.program.output_type:
+    if "UINT" in variable.direct.output_type or (variable.program is not None and "UINT" in variable.program.output_type):
         return _UNUSABLE  # a uint would come back as an int
     try:
         plain = from_cel(value.value())
@@ -248,6 +283,11 @@ def _is_json(value: Any) -> bool:
 
 def _is_opaque(value: Any) -> bool:
     return hasattr(value, "DESCRIPTOR")  # protobuf messages (authorizer values) go in as they are
+
+
+def _untransferable(variable: str) -> str:
+    return (f"variables.{variable} failed or holds a value celgate cannot pass between expressions, and this "
+            "expression nests too deeply for celgate to inline it (cel-cpp's parser depth limit is 32)")
 
 
 def _is_true(value: Any) -> bool:
