@@ -9,9 +9,11 @@ below the webhook's ``timeoutSeconds``; a miss fails closed, as failurePolicy Fa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -48,6 +50,11 @@ class ServerState:
     body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS
     evaluation_timeout: float = DEFAULT_EVALUATION_TIMEOUT_SECONDS
     extra_routes: list[Route] = field(default_factory=list)
+    # Evaluation is CPU-bound Python: one thread per worker process. Several would only contend
+    # for the GIL and stretch every request's latency; queued requests still meet the deadline.
+    evaluator: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="evaluate")
+    )
 
 
 def _status(code: int, reason: str, message: str) -> JSONResponse:
@@ -125,7 +132,9 @@ def create_app(state: ServerState) -> Starlette:
         policy_set = state.store.current
         try:
             decision = await asyncio.wait_for(
-                asyncio.to_thread(decide, policy_set, attributes, state.cluster, state.authorizer),
+                asyncio.get_running_loop().run_in_executor(
+                    state.evaluator, decide, policy_set, attributes, state.cluster, state.authorizer
+                ),
                 timeout=state.evaluation_timeout,
             )
         except asyncio.TimeoutError:
@@ -138,6 +147,8 @@ def create_app(state: ServerState) -> Starlette:
             log.exception("evaluation failed for request %s", parsed.uid)
             decision = _failed_closed(f"celgate: internal error while evaluating policies: {exc}")
         elapsed = time.perf_counter() - started
+        if decision.elapsed_seconds == 0.0:  # failed closed: record the time it really took
+            decision = dataclasses.replace(decision, elapsed_seconds=elapsed)
         resource = attributes.resource.resource
         metrics.record_decision(attributes.operation, resource, decision)
         log_decision(attributes, decision, elapsed, generation=state.store.status.generation)
