@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from webhook.admission.defaulting import apply_pod_defaults
 from webhook.admission.attributes import (
     AdmissionAttributes,
     GroupVersionKind,
@@ -114,13 +115,15 @@ def object_key(obj: Mapping[str, Any]) -> ObjectKey:
 
 
 def as_stored(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The object as validating admission sees it: namespace filled in (or cleared) by scope.
+    """The object as validating admission sees it: defaulted (defaulting.py), and with its
+    namespace filled in (or cleared) by scope.
 
     Validating admission runs after rest.BeforeCreate, which calls
     EnsureObjectNamespaceMatchesRequestNamespace (staging/src/k8s.io/apiserver/pkg/registry/rest/meta.go).
     """
     _, namespaced = resource_and_scope(obj)
     stored = copy.deepcopy(dict(obj))
+    apply_pod_defaults(stored)
     metadata = dict(_metadata(stored))
     if namespaced:
         metadata["namespace"] = request_namespace(obj)
