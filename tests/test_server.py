@@ -110,7 +110,7 @@ def test_a_warn_binding_returns_a_warning_and_an_audit_annotation(server: Server
         "Validation failed for ValidatingAdmissionPolicy 'team-label' with binding 'team-label-warn': "
         "pods should carry a team label"
     ]
-    failures = json.loads(response["auditAnnotations"]["validation.policy.admission.k8s.io/validation_failure"])
+    failures = json.loads(response["auditAnnotations"]["validation.policy.admission.k8s.io_validation_failure"])
     assert failures[0]["policy"] == "team-label"
     assert failures[0]["binding"] == "team-label-warn"
     assert failures[0]["validationActions"] == ["Warn", "Audit"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from webhook.admission.review import ReviewError, parse_review, review_response
+from webhook.admission.review import ReviewError, parse_review, review_response, webhook_annotation_key
 from webhook.policy.decision import AdmissionDecision, AdmissionStatus
 
 
@@ -93,10 +93,29 @@ def test_a_denial_carries_status_warnings_and_audit_annotations() -> None:
             "message": "ValidatingAdmissionPolicy 'p' with binding 'b' denied request: no",
         },
         "warnings": ["careful"],
-        "auditAnnotations": {"p/key": "value"},
+        "auditAnnotations": {"p_key": "value"},
     }
 
 
 def test_an_allowed_request_has_no_status() -> None:
     answer = review_response("uid-2", AdmissionDecision(allowed=True, status=None))
     assert answer["response"] == {"uid": "uid-2", "allowed": True}
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("validation.policy.admission.k8s.io/validation_failure", "validation.policy.admission.k8s.io_validation_failure"),
+        ("my-policy/high-replica-count", "my-policy_high-replica-count"),
+    ],
+)
+def test_audit_annotation_keys_become_valid_webhook_keys(key: str, expected: str) -> None:
+    assert webhook_annotation_key(key) == expected
+
+
+def test_a_long_audit_annotation_key_is_shortened_to_a_qualified_name() -> None:
+    key = "a-policy-with-a-very-long-name-that-goes-on-and-on-and-on/and-a-long-key"
+    name = webhook_annotation_key(key)
+    assert len(name) <= 63
+    assert name.startswith("a-policy-with-a-very-long-name")
+    assert name != webhook_annotation_key(key + "2")

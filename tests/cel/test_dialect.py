@@ -179,16 +179,25 @@ def test_translate_maps_cel_cpp_text_to_cel_go(cpp: str, go: str) -> None:
     assert runtime_errors.translate(cpp) == go
 
 
-def test_bind_names_a_subexpression(env: CelEnvironment) -> None:
+def test_bind_names_a_subexpression_in_celgate_rewrites(env: CelEnvironment) -> None:
     expression = (
         "cel.bind(names, object.spec.template.spec.containers.map(c, c.name),"
         " names.size() == 2 && 'app' in names)"
     )
-    assert evaluate(env, expression) is True
+    assert env.compile(expression, internal=True).evaluate({"object": DEPLOYMENT}) is True
 
 
-def test_bind_shadows_outer_variable(env: CelEnvironment) -> None:
-    assert evaluate(env, "cel.bind(object, 5, object * 2)") == 10
+def test_bind_shadows_outer_variable_in_celgate_rewrites(env: CelEnvironment) -> None:
+    assert env.compile("cel.bind(object, 5, object * 2)", internal=True).evaluate({"object": DEPLOYMENT}) == 10
+
+
+def test_cel_bind_in_a_user_expression_is_an_undeclared_reference_as_in_kube_apiserver(env: CelEnvironment) -> None:
+    # kube-apiserver's policy environment has no ext.Bindings (environment/base.go).
+    with pytest.raises(CelCompileError) as caught:
+        env.compile("cel.bind(x, 1, x == 1)")
+    assert caught.value.message.startswith(
+        "ERROR: <input>:1:1: undeclared reference to 'cel' (in container '')\n | cel.bind(x, 1, x == 1)\n | ^"
+    )
 
 
 @pytest.mark.xfail(strict=True, reason=compat.difference("D4"))

@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +175,26 @@ def parse_review(body: bytes) -> ParsedReview:
     return ParsedReview(uid=uid, attributes=attributes)
 
 
+_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+
+
+def webhook_annotation_key(key: str) -> str:
+    """The audit annotation key a webhook can return for one the built-in plugin records.
+
+    kube-apiserver records a webhook's key as ``<webhook name>/<key>`` and drops it unless that
+    is a qualified name (admission/audit.go checkKeyFormat): one ``/``, a name part of at most 63
+    characters. So ``validation.policy.admission.k8s.io/validation_failure`` is returned as
+    ``validation.policy.admission.k8s.io_validation_failure`` and ``<policy>/<key>`` as
+    ``<policy>_<key>``; a name too long keeps its start and ends in a digest of the original.
+    """
+    name = key.replace("/", "_")
+    if len(name) <= 63 and _NAME_PART.fullmatch(name):
+        return name
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    safe = re.sub(r"[^-A-Za-z0-9_.]", "-", name)[:52].strip("-_.") or "annotation"
+    return f"{safe}-{digest}"
+
+
 def review_response(uid: str, decision: AdmissionDecision) -> dict[str, Any]:
     """The AdmissionReview answer for ``decision``."""
     response: dict[str, Any] = {"uid": uid, "allowed": decision.allowed}
@@ -189,5 +211,7 @@ def review_response(uid: str, decision: AdmissionDecision) -> dict[str, Any]:
     if decision.warnings:
         response["warnings"] = list(decision.warnings)
     if decision.audit_annotations:
-        response["auditAnnotations"] = dict(decision.audit_annotations)
+        response["auditAnnotations"] = {
+            webhook_annotation_key(key): value for key, value in decision.audit_annotations.items()
+        }
     return {"apiVersion": API_VERSION, "kind": KIND, "response": response}

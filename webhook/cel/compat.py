@@ -80,6 +80,7 @@ D15. Two-variable comprehensions (cel-go ext.TwoVarComprehensions, kube-apiserve
 from __future__ import annotations
 
 import json
+import re
 from typing import Callable
 
 from webhook.cel.ast import Call, CheckedAst, Const, Expr
@@ -149,3 +150,46 @@ def failing_constant_conversion(ast: CheckedAst, evaluate: Callable[[str], str |
                 if error is not None:
                     return error
     return None
+
+
+_OVERLOAD_ERROR = re.compile(
+    r"^(ERROR: <input>:(\d+):(\d+): found no matching overload for '([^']+)' applied to ')\(([^']*)\)'", re.M
+)
+
+
+def cel_go_compile_message(message: str, expression: str) -> str:
+    """cel-cpp's overload errors in cel-go's words: ``null`` rather than ``null_type``, and a
+    member call's receiver before the dot (``'string.()'``, cel-cpp ``'(string)'``)."""
+    lines = expression.split("\n")
+
+    def rewrite(match: re.Match[str]) -> str:
+        head, line, column, function, arguments = match.groups()
+        types = [t.strip() for t in _split_types(arguments)]
+        types = ["null" if t == "null_type" else t for t in types]
+        if types and _is_member_call(lines, int(line), int(column), function):
+            return f"{head}{types[0]}.({', '.join(types[1:])})'"
+        return f"{head}({', '.join(types)})'"
+
+    return _OVERLOAD_ERROR.sub(rewrite, message)
+
+
+def _split_types(arguments: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in arguments:
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        depth += char in "(<"
+        depth -= char in ")>"
+        current += char
+    if current.strip():
+        parts.append(current)
+    return parts
+
+
+def _is_member_call(lines: list[str], line: int, column: int, function: str) -> bool:
+    if not 0 < line <= len(lines) or function.startswith("_"):
+        return False
+    before = lines[line - 1][: max(0, column - 1)].rstrip()
+    return before.endswith(function) and before[: len(before) - len(function)].rstrip().endswith(".")

@@ -31,6 +31,7 @@ PER_CALL_LIMIT = 1_000_000
 RUNTIME_CEL_COST_BUDGET = 10_000_000
 RUNTIME_CEL_COST_BUDGET_MATCH_CONDITIONS = 2_500_000
 
+_CEL_BIND = re.compile(r"\bcel\s*\.\s*bind\s*\(")
 _STATUS_PREFIX = re.compile(r"^[A-Z_]+: ")
 _STATUS_SUFFIX = re.compile(r"\s*\[[A-Z_]+\]$")
 _CROSS_NUMERIC = re.compile(
@@ -44,6 +45,23 @@ _CIDR_TO_STRING = re.compile(r"found no matching overload for 'string' applied t
 def strip_status(message: str) -> str:
     """cel-cpp wraps messages as ``CODE: text [CODE]``; cel-go prints only the text."""
     return _STATUS_SUFFIX.sub("", _STATUS_PREFIX.sub("", message, count=1))
+
+
+_ERROR_BLOCK = re.compile(r"^ERROR: <input>:(\d+):(\d+): ", re.M)
+
+
+def sort_errors(message: str) -> str:
+    """cel-go lists compile errors by position (common/errors.go); cel-cpp by check order."""
+    starts = [m.start() for m in _ERROR_BLOCK.finditer(message)]
+    if len(starts) < 2 or starts[0] != 0:
+        return message
+    blocks = [message[a:b].rstrip("\n") for a, b in zip(starts, starts[1:] + [len(message)])]
+
+    def position(block: str) -> tuple[int, int]:
+        match = _ERROR_BLOCK.match(block)
+        return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+    return "\n".join(sorted(blocks, key=position))
 
 
 def _only_cross_type_numeric_errors(message: str) -> bool:
@@ -188,13 +206,18 @@ class CelEnvironment:
             cel.CelExtension("cel.lib.ext.comprev2", []),
         ]
         extensions.extend(cel.CelExtension(lib.name, list(lib.functions)) for lib in libraries)
+        self._declarations = [decl for lib in libraries for decl in lib.declarations]
+        self._implementations = {k: v for lib in libraries for k, v in lib.implementations.items()}
         self._env = cel.NewEnv(
             POOL,
             variables=self.variables,
             extensions=extensions,
-            functions=[decl for lib in libraries for decl in lib.declarations],
-            function_impls={k: v for lib in libraries for k, v in lib.implementations.items()},
+            functions=self._declarations,
+            function_impls=self._implementations,
         )
+        self._extensions_without_bindings = [e for e in extensions if not isinstance(e, ext_bindings.ExtBindings)]
+        self._strict_env: Any = None
+        self._bind_checked: set[str] = set()
         self._cache: dict[str, CompiledExpression] = {}
         self._lock = threading.Lock()
         self.compile_seconds = 0.0
@@ -222,8 +245,32 @@ class CelEnvironment:
         except RuntimeError:
             return program
 
-    def compile(self, expression: str) -> CompiledExpression:
-        """Compile (or fetch from cache); raises CelCompileError in cel-go's wording."""
+    def _reject_cel_bind(self, expression: str) -> None:
+        # kube-apiserver's VAP environment has no ext.Bindings (environment/base.go): cel.bind
+        # in a user's expression is an undeclared reference there. celgate needs the macro for
+        # its own rewrites (variables, presence tests), so user expressions are checked against
+        # an environment without it, which reports cel-go's errors.
+        if expression in self._bind_checked or not _CEL_BIND.search(expression):
+            return
+        if self._strict_env is None:
+            self._strict_env = cel.NewEnv(
+                POOL, variables=self.variables, extensions=self._extensions_without_bindings,
+                functions=self._declarations, function_impls=self._implementations,
+            )
+        try:
+            self._strict_env.compile(expression)
+        except RuntimeError as exc:
+            message = sort_errors(strip_status(str(exc)))
+            if "undeclared reference to 'cel'" in message:
+                raise CelCompileError(expression, message) from None
+        self._bind_checked.add(expression)
+
+    def compile(self, expression: str, *, internal: bool = False) -> CompiledExpression:
+        """Compile (or fetch from cache); raises CelCompileError in cel-go's wording.
+
+        ``internal`` is for celgate's own rewrites, which may use ``cel.bind``."""
+        if not internal:
+            self._reject_cel_bind(expression)
         cached = self._cache.get(expression)
         if cached is not None:
             return cached
@@ -232,9 +279,9 @@ class CelEnvironment:
         try:
             program = self._env.compile(expression)
         except RuntimeError as exc:
-            message = strip_status(str(exc))
+            message = sort_errors(strip_status(str(exc)))
             if not _only_cross_type_numeric_errors(message):
-                raise CelCompileError(expression, message) from None
+                raise CelCompileError(expression, compat.cel_go_compile_message(message, expression)) from None
             program = self._env.compile(expression, disable_check=True)
             checked = False
         ast = decode_checked(program.serialize(), expression)

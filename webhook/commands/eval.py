@@ -179,7 +179,8 @@ def _evaluate_optional(env: CelEnvironment, expression: str, activation: dict[st
     try:
         wrapped = env.compile(
             f"cel.bind({_OPTIONAL_RESULT}, (\n{expression}\n), {_OPTIONAL_RESULT}.hasValue()"
-            f" ? [{_OPTIONAL_RESULT}.value()] : [])"
+            f" ? [{_OPTIONAL_RESULT}.value()] : [])",
+            internal=True,
         )
         result = wrapped.evaluate(activation, budget=CostBudget())
     except CelCompileError as exc:

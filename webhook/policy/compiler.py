@@ -151,10 +151,18 @@ class _PolicyCompiler:
         refs = composition.references(expression)
         undefined = [ref for ref in refs if ref.name not in visible]
         if undefined:
-            errors = "\n".join(
-                composition.error_text(expression, *composition.position_of(expression, ref.dot), f"undefined field '{ref.name}'")
-                for ref in undefined
-            )
+            if not self.definitions:
+                # A policy without variables declares no `variables` at all in kube-apiserver.
+                errors = "\n".join(dict.fromkeys(
+                    composition.error_text(expression, *composition.position_of(expression, ref.start),
+                                           "undeclared reference to 'variables' (in container '')")
+                    for ref in undefined
+                ))
+            else:
+                errors = "\n".join(
+                    composition.error_text(expression, *composition.position_of(expression, ref.dot), f"undefined field '{ref.name}'")
+                    for ref in undefined
+                )
             self.invalid(path, expression, f"compilation failed: {errors}")
             if variable:
                 self.failed_variables.add(variable)
@@ -169,7 +177,7 @@ class _PolicyCompiler:
             return None  # the variable's own problem is reported
         composed = composition.compose(expression, dependencies, self.definitions, set(visible))
         try:
-            program = self.env.compile(composed.text) if composed.text != expression else direct
+            program = self.env.compile(composed.text, internal=True) if composed.text != expression else direct
         except CelCompileError as exc:
             remapped = composition.remap_errors(exc.message, composed, expression)
             if not remapped:
