@@ -1,0 +1,232 @@
+"""The deployment manifests: they parse, they hang together, and celgate's own Deployment passes
+the shipped restricted Pod Security policies when `celgate test` checks it.
+
+A real API server accepting them (server-side dry run) is tests/e2e/test_install.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from webhook.cli import main as celgate
+
+REPO = Path(__file__).resolve().parent.parent
+MANIFESTS = REPO / "manifests"
+POLICIES = REPO / "policies"
+SYSTEM_NAMESPACE = "celgate-system"
+RESTRICTED = "pod-security.kubernetes.io/{mode}=restricted"
+
+
+def load_manifests() -> dict[tuple[str, str], dict[str, Any]]:
+    objects: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(MANIFESTS.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for document in yaml.safe_load_all(path.read_text()):
+            if document is None:
+                continue
+            key = (document["kind"], document["metadata"]["name"])
+            assert key not in objects, f"{path.name}: {key} defined twice"
+            objects[key] = document
+    return objects
+
+
+MANIFEST_OBJECTS = load_manifests()
+KUSTOMIZATION = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())
+
+
+def obj(kind: str, name: str = "celgate") -> dict[str, Any]:
+    return MANIFEST_OBJECTS[(kind, name)]
+
+
+def deployment_pod_spec() -> dict[str, Any]:
+    return obj("Deployment")["spec"]["template"]["spec"]
+
+
+def container() -> dict[str, Any]:
+    (only,) = deployment_pod_spec()["containers"]
+    return only
+
+
+def test_every_manifest_file_is_in_the_kustomization():
+    listed = set(KUSTOMIZATION["resources"])
+    on_disk = {p.name for p in MANIFESTS.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == on_disk
+
+
+def test_the_policy_configmap_lists_every_shipped_policy_file():
+    (generator,) = KUSTOMIZATION["configMapGenerator"]
+    listed = {}
+    for entry in generator["files"]:
+        key, _, source = entry.partition("=")
+        listed[key] = (MANIFESTS / source).resolve()
+    shipped = {p.resolve() for p in POLICIES.rglob("*") if p.suffix in (".yaml", ".yml", ".json")}
+    missing = sorted(str(p.relative_to(REPO)) for p in shipped - set(listed.values()))
+    assert not missing, f"add to manifests/kustomization.yaml configMapGenerator files: {missing}"
+    stale = sorted(k for k, p in listed.items() if not p.is_file())
+    assert not stale, f"configMapGenerator lists files that no longer exist: {stale}"
+    for key in listed:  # ConfigMap keys: no "/", the mount is one flat directory
+        assert re.fullmatch(r"[-._a-zA-Z0-9]+", key), key
+    assert generator["namespace"] == SYSTEM_NAMESPACE
+
+
+def test_the_deployment_mounts_the_policy_configmap_where_policies_points():
+    (generator,) = KUSTOMIZATION["configMapGenerator"]
+    args = container()["args"]
+    policies_dir = args[args.index("--policies") + 1]
+    mounts = {m["name"]: m for m in container()["volumeMounts"]}
+    volumes = {v["name"]: v for v in deployment_pod_spec()["volumes"]}
+    (policy_volume,) = [n for n, v in volumes.items() if "configMap" in v]
+    assert volumes[policy_volume]["configMap"]["name"] == generator["name"]
+    assert mounts[policy_volume]["mountPath"] == policies_dir
+    assert KUSTOMIZATION["generatorOptions"]["disableNameSuffixHash"] is True
+
+
+def test_everything_namespaced_lives_in_celgate_system():
+    for (kind, name), document in MANIFEST_OBJECTS.items():
+        if kind in ("Namespace", "ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration"):
+            assert "namespace" not in document["metadata"], (kind, name)
+        else:
+            assert document["metadata"]["namespace"] == SYSTEM_NAMESPACE, (kind, name)
+
+
+def test_rbac_reads_namespaces_and_configmaps_and_may_only_ask_access_reviews():
+    read, review = obj("ClusterRole")["rules"]
+    assert read == {"apiGroups": [""], "resources": ["namespaces", "configmaps"], "verbs": ["get", "list", "watch"]}
+    assert review == {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}
+    binding = obj("ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == "celgate"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "celgate", "namespace": SYSTEM_NAMESPACE}]
+
+
+def test_the_service_account_token_is_mounted_only_by_the_deployment():
+    assert obj("ServiceAccount")["automountServiceAccountToken"] is False
+    assert deployment_pod_spec()["serviceAccountName"] == "celgate"
+    assert deployment_pod_spec()["automountServiceAccountToken"] is True
+
+
+def test_the_deployment_is_hardened():
+    spec = deployment_pod_spec()
+    security = container()["securityContext"]
+    assert obj("Deployment")["spec"]["replicas"] >= 2
+    assert spec["affinity"]["podAntiAffinity"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] > 0
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert set(container()["resources"]) == {"requests", "limits"}
+    tmp = [m for m in container()["volumeMounts"] if m["mountPath"] == "/tmp"]
+    assert tmp and "emptyDir" in {v["name"]: v for v in spec["volumes"]}[tmp[0]["name"]]
+
+
+def test_probes_use_the_plain_metrics_port():
+    ports = {p["name"]: p["containerPort"] for p in container()["ports"]}
+    assert container()["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert container()["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    dockerfile = (REPO / "Dockerfile").read_text()
+    entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.*?\])$", dockerfile, re.M | re.S).group(1).replace("\\\n", ""))
+    assert entrypoint[entrypoint.index("--metrics-port") + 1] == str(ports["metrics"])
+    assert entrypoint[entrypoint.index("--port") + 1] == str(ports["https"])
+    assert "--in-cluster" in entrypoint
+
+
+def test_service_pdb_and_hpa_target_the_deployment():
+    selector = obj("Deployment")["spec"]["selector"]["matchLabels"]
+    assert obj("Service")["spec"]["selector"] == selector
+    (https,) = [p for p in obj("Service")["spec"]["ports"] if p["name"] == "https"]
+    assert (https["port"], https["targetPort"]) == (443, "https")
+    assert obj("PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == selector
+    hpa = obj("HorizontalPodAutoscaler")["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "celgate"}
+    assert hpa["minReplicas"] >= 2
+
+
+def test_the_webhook_excludes_kube_system_and_celgate_system():
+    (hook,) = obj("ValidatingWebhookConfiguration")["webhooks"]
+    (expression,) = hook["namespaceSelector"]["matchExpressions"]
+    assert expression["key"] == "kubernetes.io/metadata.name"
+    assert expression["operator"] == "NotIn"
+    assert set(expression["values"]) == {"kube-system", SYSTEM_NAMESPACE}
+
+
+def test_the_webhook_fails_closed_and_has_no_side_effects():
+    (hook,) = obj("ValidatingWebhookConfiguration")["webhooks"]
+    assert hook["failurePolicy"] == "Fail"
+    assert hook["sideEffects"] == "None"
+    assert hook["admissionReviewVersions"] == ["v1"]
+    assert hook["timeoutSeconds"] == 10
+    assert hook["matchPolicy"] == "Equivalent"
+    assert hook["clientConfig"]["service"] == {
+        "name": "celgate", "namespace": SYSTEM_NAMESPACE, "path": "/validate", "port": 443,
+    }
+
+
+def test_the_webhook_sees_pods_and_every_workload_kind_on_create_and_update():
+    (hook,) = obj("ValidatingWebhookConfiguration")["webhooks"]
+    seen = set()
+    for rule in hook["rules"]:
+        assert rule["operations"] == ["CREATE", "UPDATE"]
+        seen |= {(group, resource) for group in rule["apiGroups"] for resource in rule["resources"]}
+    assert seen >= {
+        ("", "pods"), ("", "replicationcontrollers"), ("", "podtemplates"),
+        ("apps", "deployments"), ("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "daemonsets"),
+        ("batch", "jobs"), ("batch", "cronjobs"),
+    }
+
+
+def _celgate_test_json(tmp_path: Path, capsys: pytest.CaptureFixture[str], objects: list[dict[str, Any]],
+                       namespace: str) -> list[dict[str, Any]]:
+    manifest = tmp_path / "objects.yaml"
+    manifest.write_text(yaml.safe_dump_all(objects))
+    labels = ",".join(RESTRICTED.format(mode=mode) for mode in ("enforce", "warn", "audit"))
+    capsys.readouterr()
+    code = celgate(["test", "--policies", str(POLICIES), "--namespace-labels", f"{namespace}={labels}",
+                    "--output", "json", str(manifest)])
+    report = json.loads(capsys.readouterr().out)
+    return [code, report["results"]]
+
+
+def test_celgate_own_deployment_passes_the_restricted_policies(tmp_path, capsys):
+    # celgate-system is exempt from every shipped policy, so check it in a namespace that is not.
+    namespace = "restricted-check"
+    deployment = copy.deepcopy(obj("Deployment"))
+    deployment["metadata"]["namespace"] = namespace
+    template = deployment["spec"]["template"]
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "celgate-pod", "namespace": namespace, **template["metadata"]},
+           "spec": template["spec"]}
+    # The same Pod made privileged: proves the namespace labels were in force.
+    privileged = copy.deepcopy(pod)
+    privileged["metadata"]["name"] = "celgate-privileged"
+    privileged["spec"]["containers"][0]["securityContext"]["privileged"] = True
+
+    code, results = _celgate_test_json(tmp_path, capsys, [deployment, pod, privileged], namespace)
+
+    verdicts = {r["name"]: r for r in results}
+    for name in ("celgate", "celgate-pod"):
+        assert verdicts[name]["allowed"] is True, verdicts[name]
+        assert verdicts[name]["warnings"] == [], verdicts[name]["warnings"]
+        assert verdicts[name]["auditAnnotations"] == {}, verdicts[name]["auditAnnotations"]
+    assert verdicts["celgate-privileged"]["allowed"] is False
+    assert "privileged" in verdicts["celgate-privileged"]["status"]["message"]
+    assert code == 1  # the privileged copy, and only it, was denied
+
+
+def test_the_image_runs_as_a_numeric_non_root_user_on_a_pinned_base():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.M).group(1)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", base), base
+    (user,) = re.findall(r"^USER (\S+)$", dockerfile, re.M)
+    uid = int(user.split(":")[0])
+    assert uid == deployment_pod_spec()["securityContext"]["runAsUser"] and uid > 0
+    ignored = [line for line in (REPO / ".dockerignore").read_text().splitlines() if not line.startswith("#")]
+    assert ignored[0] == "*" and {"!webhook/", "!policies/", "!pyproject.toml", "!README.md"} <= set(ignored)
