@@ -89,14 +89,18 @@ class StandaloneClusterData(StaticClusterData):
         return super().get_namespace(name) or namespace_object(name)
 
 
-def _build_cluster_data(options: ServeOptions, param_kinds: Any) -> tuple[Any, Callable[[], bool]]:
+def _build_cluster_data(options: ServeOptions, param_kinds: Any) -> tuple[Any, Callable[[], bool], Any]:
+    """Cluster data, its readiness, and the authorizer for ``authorizer`` checks (None without a
+    cluster: every check then has no opinion, as an authorizer chain that knows nobody)."""
     if options.kubeconfig or options.in_cluster:
         from webhook.cluster import WatchedClusterData, load_api_client
+        from webhook.cluster_authorizer import SubjectAccessReviewAuthorizer
 
-        watched = WatchedClusterData(load_api_client(options.kubeconfig), param_kinds)
-        return watched, watched.synced
+        api_client = load_api_client(options.kubeconfig)
+        watched = WatchedClusterData(api_client, param_kinds)
+        return watched, watched.synced, SubjectAccessReviewAuthorizer(api_client)
     static = StandaloneClusterData(namespaces=options.static_namespaces, params=options.static_params)
-    return static, lambda: True
+    return static, lambda: True, None
 
 
 def _reload_loop(stop: threading.Event, interval: float, store: Any, tls: Any, cluster: Any) -> None:
@@ -131,13 +135,13 @@ def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.s
     configure_logging(options.log_level)
     store = options.store if options.store is not None else PolicyStore(options.policies)
     tls = ServingTLS(options.tls_cert, options.tls_key, options.client_ca)
-    cluster, ready = _build_cluster_data(options, store.current.param_kinds())
+    cluster, ready, authorizer = _build_cluster_data(options, store.current.param_kinds())
     metrics.POLICY_SET_VALID.set(1)
     metrics.POLICY_SET_GENERATION.set(store.status.generation)
     metrics.POLICIES_LOADED.set(len(store.current.names()))
     metrics.TLS_NOT_AFTER.set(tls.not_after())
     state = ServerState(
-        store=store, cluster=cluster, ready=ready,
+        store=store, cluster=cluster, ready=ready, authorizer=authorizer,
         max_body_bytes=options.max_body_bytes, body_timeout=options.body_timeout,
         evaluation_timeout=options.evaluation_timeout,
     )
