@@ -18,18 +18,28 @@ from kubernetes import client as k8s_client
 from webhook.cel.library.authorization import AuthzDecision, AuthzRequest, Decision
 
 
+def _cache_key(request: AuthzRequest) -> tuple[Any, ...]:
+    user = request.user
+    extra = tuple(sorted((key, tuple(values)) for key, values in user.extra.items()))
+    return (user.username, tuple(user.groups), user.uid, extra, request.verb, request.path,
+            request.resource_request, request.api_group, request.api_version, request.resource,
+            request.subresource, request.namespace, request.name, request.field_selector,
+            request.label_selector)
+
+
 class SubjectAccessReviewAuthorizer:
     def __init__(self, api_client: k8s_client.ApiClient, timeout_seconds: float = 2.0, ttl_seconds: float = 10.0) -> None:
         self._api = k8s_client.AuthorizationV1Api(api_client)
         self._timeout = timeout_seconds
         self._ttl = ttl_seconds
-        self._cache: dict[AuthzRequest, tuple[float, AuthzDecision]] = {}
+        self._cache: dict[tuple[Any, ...], tuple[float, AuthzDecision]] = {}
         self._lock = threading.Lock()
 
     def authorize(self, request: AuthzRequest) -> AuthzDecision:
         now = time.monotonic()
+        key = _cache_key(request)
         with self._lock:
-            cached = self._cache.get(request)
+            cached = self._cache.get(key)
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
         decision = self._ask(request)
@@ -37,7 +47,7 @@ class SubjectAccessReviewAuthorizer:
             with self._lock:
                 if len(self._cache) > 4096:
                     self._cache.clear()
-                self._cache[request] = (now, decision)
+                self._cache[key] = (now, decision)
         return decision
 
     def _ask(self, request: AuthzRequest) -> AuthzDecision:
