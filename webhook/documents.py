@@ -113,20 +113,23 @@ def _objects(source: str, index: int, line: int, value: Any) -> Iterator[Documen
             yield from _objects(source, index, line, item)
         return
     if not isinstance(value, dict):
-        raise DocumentError(source, index, line, f"document is a {_json_type(value)}, not an object")
+        raise DocumentError(source, index, line, f"document is a {json_type_name(value)}, not an object")
     kind = value.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(value.get("items"), list):
         for position, item in enumerate(value["items"]):
             if not isinstance(item, dict):
                 raise DocumentError(
-                    source, index, line, f"items[{position}] is a {_json_type(item)}, not an object"
+                    source, index, line, f"items[{position}] is a {json_type_name(item)}, not an object"
                 )
             yield Document(source, index, line, item)
         return
     yield Document(source, index, line, value)
 
 
-def _json_type(value: Any) -> str:
+def json_type_name(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages (``an array``, ``a number``)."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, (int, float)):
@@ -134,8 +137,8 @@ def _json_type(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     if isinstance(value, list):
-        return "list"
-    return type(value).__name__
+        return "array"
+    return "object" if isinstance(value, dict) else type(value).__name__
 
 
 def _json_stream(text: str, source: str) -> Iterator[tuple[int, int, Any]]:

@@ -19,6 +19,7 @@ from webhook.admission.attributes import (
     GroupVersionResource,
     UserInfo,
 )
+from webhook.documents import json_type_name
 from webhook.policy.decision import AdmissionDecision
 
 API_VERSION = "admission.k8s.io/v1"
@@ -43,22 +44,8 @@ class ParsedReview:
 
 def _require_mapping(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ReviewError(f"{path}: expected an object, got {_json_type(value)}", 400)
+        raise ReviewError(f"{path}: expected an object, got {json_type_name(value)}", 400)
     return value
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _string(mapping: dict[str, Any], key: str, path: str, *, required: bool = False) -> str:
@@ -68,7 +55,7 @@ def _string(mapping: dict[str, Any], key: str, path: str, *, required: bool = Fa
             raise ReviewError(f"{path}.{key}: required field is missing", 400)
         return ""
     if not isinstance(value, str):
-        raise ReviewError(f"{path}.{key}: expected a string, got {_json_type(value)}", 400)
+        raise ReviewError(f"{path}.{key}: expected a string, got {json_type_name(value)}", 400)
     return value
 
 

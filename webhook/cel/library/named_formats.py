@@ -13,6 +13,7 @@ import re
 from typing import Callable, Mapping
 
 from webhook.cel.library import apimachinery_validation as names
+from webhook.cel.string_format import go_quote
 
 Validator = Callable[[str], list[str]]
 
@@ -58,24 +59,6 @@ def is_datetime(value: str) -> bool:
     if match is None:
         return False
     return match[1] <= "23" and match[2] <= "59" and match[3] <= "59"
-
-
-def go_quote(text: str) -> str:
-    """Go's strconv.Quote (what ``%q`` prints)."""
-    escapes = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-    out = []
-    for char in text:
-        if char in escapes:
-            out.append(escapes[char])
-        elif char.isprintable():
-            out.append(char)
-        elif ord(char) < 0x80:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) <= 0xFFFF:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    return '"' + "".join(out) + '"'
 
 
 class _URLError(ValueError):
