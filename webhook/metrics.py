@@ -63,23 +63,23 @@ POLICY_RELOADS = Counter(
 POLICY_SET_VALID = Gauge(
     "celgate_policy_set_last_reload_success",
     "1 if the last policy reload succeeded, 0 if the last good set is being served after a failed one.",
-    multiprocess_mode="min",
+    multiprocess_mode="livemin",
 )
 POLICY_SET_GENERATION = Gauge(
     "celgate_policy_set_generation",
     "Generation of the policy set in force (increments on every successful reload).",
-    multiprocess_mode="max",
+    multiprocess_mode="livemax",
 )
 POLICIES_LOADED = Gauge(
     "celgate_policies_loaded",
     "Number of ValidatingAdmissionPolicies in force.",
-    multiprocess_mode="max",
+    multiprocess_mode="livemax",
 )
 TLS_RELOADS = Counter("celgate_tls_certificate_reloads_total", "Serving certificate reloads.")
 TLS_NOT_AFTER = Gauge(
     "celgate_tls_certificate_expiry_timestamp_seconds",
     "Expiry of the serving certificate in force (Unix time).",
-    multiprocess_mode="min",
+    multiprocess_mode="livemin",
 )
 
 
