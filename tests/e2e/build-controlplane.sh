@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build a real kube-apiserver and etcd for the e2e suite from Go modules.
+# Build a real kube-apiserver, kube-controller-manager and etcd for the e2e suite from Go modules.
 #
 #   tests/e2e/build-controlplane.sh        # prints the bin dir as its last line
 #
@@ -60,7 +60,7 @@ apiserver_ldflags="-s -w -X $cv.gitVersion=$k8s_version -X $cv.gitMajor=$k8s_maj
 etcd_ldflags="-s -w"
 go_version="$("$GO" env GOVERSION)"
 
-recipe="recipe=2
+recipe="recipe=3
 go=$go_version
 apiserver_ldflags=$apiserver_ldflags
 etcd_ldflags=$etcd_ldflags"
@@ -72,7 +72,7 @@ want_stamp="$(
 )"
 
 is_fresh() {
-  [[ -x "$bin/kube-apiserver" && -x "$bin/etcd" && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" ]]
+  [[ -x "$bin/kube-apiserver" && -x "$bin/kube-controller-manager" && -x "$bin/etcd" && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" ]]
 }
 
 if is_fresh; then
@@ -111,6 +111,12 @@ log "building kube-apiserver $k8s_version with $go_version (-p=$parallel) ..."
   "$GO" build -trimpath -ldflags "$apiserver_ldflags -X $cv.buildDate=$build_date" -o "$bin/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
 mv -f "$bin/kube-apiserver.tmp" "$bin/kube-apiserver"
 log "kube-apiserver done after $((SECONDS - start)) s"
+
+log "building kube-controller-manager $k8s_version ..."
+(cd "$mods/apiserver" &&
+  "$GO" build -trimpath -ldflags "$apiserver_ldflags -X $cv.buildDate=$build_date" -o "$bin/kube-controller-manager.tmp" k8s.io/kubernetes/cmd/kube-controller-manager)
+mv -f "$bin/kube-controller-manager.tmp" "$bin/kube-controller-manager"
+log "kube-controller-manager done after $((SECONDS - start)) s"
 
 log "building etcd $etcd_version ..."
 (cd "$mods/etcd" &&
