@@ -37,14 +37,17 @@ class _Issue:
 def validate_ast(ast: CheckedAst, expression: str) -> None:
     """Raise CelCompileError listing every issue, formatted as cel-go prints them."""
     issues: list[_Issue] = []
-    for node, parent_chain in _walk_with_parents(ast.expr):
+    unsupported: str | None = None
+    for node, in_format in _walk_with_format_context(ast.expr):
+        if isinstance(node, Call) and node.function == "cel.@mapInsert":
+            unsupported = _MAP_INSERT_MESSAGE
         issues.extend(_literal_argument_issues(node))
         issues.extend(_opaque_issues(node, expression))
-        if ast.checked and not _inside_format(parent_chain):
+        if ast.checked and not in_format:
             issues.extend(_homogeneity_issues(node))
     # cel-go's strings extension validates literal format() calls (ext/formatting.go).
     issues.extend(_Issue(offset, message) for offset, message in format_call_issues(ast))
-    program_error = _find_regex_error(ast) or _unsupported_macro_error(ast)
+    program_error = _find_regex_error(ast) or unsupported
     if issues:
         raise CelCompileError(expression, _render(ast, issues))
     if program_error:
@@ -52,33 +55,28 @@ def validate_ast(ast: CheckedAst, expression: str) -> None:
         raise CelCompileError(expression, f"program instantiation failed: {program_error}")
 
 
-def _unsupported_macro_error(ast: CheckedAst) -> str | None:
-    # transformMap/transformMapEntry expand to cel.@mapInsert, which cel-expr-python's runtime
-    # lacks (cel-cpp fails when planning the program); see compat.py.
-    for node, _ in _walk_with_parents(ast.expr):
-        if isinstance(node, Call) and node.function == "cel.@mapInsert":
-            return ("transformMap and transformMapEntry are not supported by celgate's CEL engine "
-                    "(cel-expr-python has no cel.@mapInsert); use transformList or map instead")
-    return None
+# transformMap/transformMapEntry expand to cel.@mapInsert, which cel-expr-python's runtime lacks
+# (cel-cpp fails when planning the program); see compat.py.
+_MAP_INSERT_MESSAGE = (
+    "transformMap and transformMapEntry are not supported by celgate's CEL engine "
+    "(cel-expr-python has no cel.@mapInsert); use transformList or map instead"
+)
 
 
-def _walk_with_parents(root: Expr) -> Iterator[tuple[Expr, tuple[Expr, ...]]]:
-    stack: list[tuple[Expr, tuple[Expr, ...]]] = [(root, ())]
+def _walk_with_format_context(root: Expr) -> Iterator[tuple[Expr, bool]]:
+    """Every node, and whether it sits (through lists and maps only) inside a format() call:
+    cel-go skips literals there when it checks homogeneity."""
+    stack: list[tuple[Expr, bool]] = [(root, False)]
     while stack:
-        node, parents = stack.pop()
-        yield node, parents
-        chain = parents + (node,)
-        stack.extend((child, chain) for child in reversed(children(node)))
-
-
-def _inside_format(parents: tuple[Expr, ...]) -> bool:
-    # cel-go skips literals nested (through lists/maps only) in a string format() call.
-    for parent in reversed(parents):
-        if isinstance(parent, Call):
-            return parent.function == "format"
-        if not isinstance(parent, (CreateList, CreateMap)):
-            return False
-    return False
+        node, in_format = stack.pop()
+        yield node, in_format
+        if isinstance(node, Call):
+            inherited = node.function == "format"
+        elif isinstance(node, (CreateList, CreateMap)):
+            inherited = in_format
+        else:
+            inherited = False
+        stack.extend((child, inherited) for child in reversed(children(node)))
 
 
 # --- ValidateHomogeneousAggregateLiterals ----------------------------------------------------
