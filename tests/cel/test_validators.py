@@ -8,7 +8,8 @@ from cel_expr_python import cel
 
 from webhook.cel import CelCompileError, CelEnvironment
 from webhook.cel.types import opaque_type
-from webhook.cel.validators import go_duration_is_valid, go_regex_error, go_timestamp_is_valid
+from webhook.cel.go_regexp import regex_literal_error as go_regex_error
+from webhook.cel.validators import go_duration_is_valid, go_timestamp_is_valid
 
 
 @pytest.fixture(scope="module")

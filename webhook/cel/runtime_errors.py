@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from webhook.cel.go_regexp import go_regexp_error
+
 _STATUS_PREFIX = re.compile(r"^[A-Z_]+: ")
 _STATUS_SUFFIX = re.compile(r"\s*\[[A-Z_]+\]$")
 
@@ -61,24 +63,6 @@ for _op in ("_<=_", "_>_", "_>=_"):
 # Bound without a type guard: the receiver's method answers a bare "no such overload".
 _UNGUARDED = frozenset({"@in", "contains", "startsWith", "endsWith", "matches"})
 
-# RE2 (C++) error code text -> Go regexp/syntax ErrorCode text.
-_REGEX_CODES = {
-    "missing ]": "missing closing ]",
-    "missing )": "missing closing )",
-    "unexpected )": "unexpected )",
-    "no argument for repetition operator": "missing argument to repetition operator",
-    "bad repetition operator": "invalid nested repetition operator",
-    "invalid repetition size": "invalid repeat count",
-    "invalid escape sequence": "invalid escape sequence",
-    "invalid character class": "invalid character class",
-    "invalid character class range": "invalid character class range",
-    "invalid perl operator": "invalid or unsupported Perl syntax",
-    "invalid named capture group": "invalid named capture",
-    "invalid UTF-8": "invalid UTF-8",
-    "pattern too large - compile failed": "expression too large",
-    "pattern too large - reverse compile failed": "expression too large",
-    "bad nesting depth": "expression nests too deeply",
-}
 
 _CONVERSION_TARGETS = {
     "int": "int",
@@ -121,16 +105,7 @@ def _no_such_overload(match: re.Match[str]) -> str:
 
 
 def _regex_error(match: re.Match[str]) -> str:
-    detail = match.group("detail")
-    for code in sorted(_REGEX_CODES, key=len, reverse=True):
-        if detail == code or detail.startswith(code + ": "):
-            fragment = detail[len(code) + 2:] if detail != code else ""
-            if code == "trailing \\":
-                fragment = ""
-            return f"error parsing regexp: {_REGEX_CODES[code]}: `{fragment}`"
-    if detail.startswith("trailing \\"):
-        return "error parsing regexp: trailing backslash at end of expression: ``"
-    return f"error parsing regexp: {detail}"
+    return go_regexp_error(match.group("detail"))
 
 
 def _conversion(match: re.Match[str]) -> str:

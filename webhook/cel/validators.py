@@ -18,13 +18,13 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-import re2
 
 from webhook.cel.ast import (
     Call, CelType, CheckedAst, Const, CreateList, CreateMap, CreateStruct, Expr, Select, children,
 )
 from webhook.cel.errors import CelCompileError
 from webhook.cel.format_validation import format_call_issues
+from webhook.cel.go_regexp import regex_literal_error
 from webhook.cel.types import OPAQUE_TYPE_NAMES
 
 
@@ -185,38 +185,6 @@ def go_timestamp_is_valid(text: str) -> bool:
     return datetime.datetime(1, 1, 1) <= utc <= datetime.datetime(9999, 12, 31, 23, 59, 59)
 
 
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False
-
-# RE2's error texts -> Go regexp/syntax's (cel-go and the k8s regex library use Go's regexp).
-_GO_REGEX_ERRORS = {
-    "missing )": "missing closing )",
-    "missing ]": "missing closing ]",
-    "unexpected )": "unexpected )",
-    "trailing \\": "trailing backslash at end of expression",
-    "no argument for repetition operator": "missing argument to repetition operator",
-    "missing argument to repetition operator": "missing argument to repetition operator",
-    "invalid repetition size": "invalid repeat count",
-    "bad repetition operator": "invalid nested repetition operator",
-    "invalid perl operator": "invalid or unsupported Perl syntax",
-    "invalid named capture group": "invalid named capture",
-}
-
-
-def go_regex_error(pattern: str) -> str | None:
-    """None if ``pattern`` compiles, else Go's ``error parsing regexp: <code>: `<expr>```."""
-    try:
-        re2.compile(pattern, _RE2_OPTIONS)
-    except re2.error as exc:
-        raw = exc.args[0] if exc.args else b""
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        code, _, fragment = text.partition(": ")
-        if code == "trailing \\":
-            fragment = ""
-        return f"error parsing regexp: {_GO_REGEX_ERRORS.get(code, code)}: `{fragment}`"
-    return None
-
-
 def _const_text(check):
     def checked(literal: Const) -> bool:
         # A literal of another type fails type-checking before; let cel-cpp report it.
@@ -227,7 +195,7 @@ def _const_text(check):
 _LITERAL_CHECKS = {
     "duration": _const_text(go_duration_is_valid),
     "timestamp": _const_text(go_timestamp_is_valid),
-    "matches": _const_text(lambda pattern: go_regex_error(pattern) is None),
+    "matches": _const_text(lambda pattern: regex_literal_error(pattern) is None),
 }
 
 
@@ -237,7 +205,7 @@ def _find_regex_error(ast: CheckedAst) -> str | None:
             isinstance(node, Call) and node.function in ("find", "findAll") and node.target is not None
             and node.args and isinstance(node.args[0], Const) and node.args[0].kind == "string"
         ):
-            error = go_regex_error(str(node.args[0].value))
+            error = regex_literal_error(str(node.args[0].value))
             if error:
                 return error
     return None

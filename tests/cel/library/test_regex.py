@@ -10,7 +10,8 @@ import pytest
 from cel_expr_python import cel
 
 from webhook.cel import CelCompileError, CelEnvironment, CelEvaluationError
-from webhook.cel.library.regex import find_all, go_regexp_error, regex_literal_error
+from webhook.cel.go_regexp import go_regexp_error, regex_literal_error
+from webhook.cel.library.regex import find_all
 
 SELF = {"str": "this is a 123 string 456"}
 
