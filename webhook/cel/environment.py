@@ -21,6 +21,7 @@ from webhook.cel import cost as cost_model
 from webhook.cel import compat, ext_strings, presence, runtime_errors
 from webhook.cel.ast import CheckedAst, decode_checked
 from webhook.cel.errors import CelCompileError, CelCostError, CelEvaluationError
+from webhook.cel.runtime_errors import strip_status
 from webhook.cel.library import all_libraries
 from webhook.cel.types import POOL
 from webhook.cel.validators import validate_ast
@@ -32,19 +33,12 @@ RUNTIME_CEL_COST_BUDGET = 10_000_000
 RUNTIME_CEL_COST_BUDGET_MATCH_CONDITIONS = 2_500_000
 
 _CEL_BIND = re.compile(r"\bcel\s*\.\s*bind\s*\(")
-_STATUS_PREFIX = re.compile(r"^[A-Z_]+: ")
-_STATUS_SUFFIX = re.compile(r"\s*\[[A-Z_]+\]$")
 _CROSS_NUMERIC = re.compile(
     r"found no matching overload for '_(<|<=|>|>=)_' applied to '\((int|uint|double), (int|uint|double)\)'"
 )
 # string(net.CIDR) cannot be declared next to string(net.IP) (see library/cidr.py); ip.py's
 # implementation serves both, so such expressions compile unchecked too.
 _CIDR_TO_STRING = re.compile(r"found no matching overload for 'string' applied to '\(net\.CIDR\)'")
-
-
-def strip_status(message: str) -> str:
-    """cel-cpp wraps messages as ``CODE: text [CODE]``; cel-go prints only the text."""
-    return _STATUS_SUFFIX.sub("", _STATUS_PREFIX.sub("", message, count=1))
 
 
 _ERROR_BLOCK = re.compile(r"^ERROR: <input>:(\d+):(\d+): ", re.M)

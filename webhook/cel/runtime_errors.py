@@ -152,9 +152,14 @@ def _conversion_from_string(target: str) -> str:
 _UNKNOWN_STATUS_PREFIXES = ("No matching overloads found : ", "Index error: ")
 
 
+def strip_status(message: str) -> str:
+    """cel-cpp wraps messages as ``CODE: text [CODE]``; cel-go prints only the text."""
+    return _STATUS_SUFFIX.sub("", _STATUS_PREFIX.sub("", message, count=1))
+
+
 def translate(message: str) -> str:
     """cel-go's wording of a cel-cpp runtime error message (status decoration removed)."""
-    text = _STATUS_SUFFIX.sub("", _STATUS_PREFIX.sub("", message, count=1))
+    text = strip_status(message)
     if message.startswith("UNKNOWN: ") and not text.startswith(_UNKNOWN_STATUS_PREFIXES):
         return text
     for pattern, rewrite in _TABLE:

@@ -23,7 +23,7 @@ from webhook.cel import (
     CelEvaluationError,
     CostBudget,
 )
-from webhook.cel.environment import strip_status
+from webhook.cel.runtime_errors import strip_status
 from webhook.cel.cost import largest_size
 from webhook.cel.values import INT64_MAX, INT64_MIN, from_cel, to_cel, type_name
 from webhook.policy.compiler import CompiledPolicy, PolicyExpression, environment
