@@ -305,7 +305,7 @@ class Terminal(io.StringIO):
 def test_colour_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch, no_color: str | None, coloured: bool) -> None:
     if no_color is not None:
         monkeypatch.setenv("NO_COLOR", no_color)
-    parser, _ = build_parser()
+    parser = build_parser()
     terminal = Terminal()
     code = test_command.run(parser.parse_args(["test", *EXAMPLE_POLICIES, "examples/manifests/privileged-pod.yaml"]), stdout=terminal)
     assert code == 1

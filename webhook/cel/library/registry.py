@@ -2,39 +2,33 @@
 
 from __future__ import annotations
 
-import importlib
-
-from webhook.cel.library import CelLibrary
-
-_MODULES = (
-    "urls",
-    "regex",
-    "lists",
-    "authz",
-    "quantity",
-    "sets",
-    "ip",
-    "cidr",
-    "format",
-    "semver",
-    # cel-go ext.Lists(ext.ListsVersion(3)) (base.go, 1.34)
-    "ext_lists",
-    # isGreaterThan/isLessThan/compareTo of quantity and semver (cel-cpp needs them declared once)
-    "ordering",
+from webhook.cel.library import (
+    CelLibrary,
+    authz,
+    cidr,
+    ext_lists,
+    format,
+    ip,
+    lists,
+    ordering,
+    quantity,
+    regex,
+    semver,
+    sets,
+    urls,
 )
 
-
-def _load() -> list[CelLibrary]:
-    libraries = []
-    for name in _MODULES:
-        try:
-            module = importlib.import_module(f"webhook.cel.library.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"webhook.cel.library.{name}":
-                continue  # library not written yet
-            raise
-        libraries.append(module.LIBRARY)
-    return libraries
-
-
-LIBRARIES: list[CelLibrary] = _load()
+LIBRARIES: list[CelLibrary] = [
+    urls.LIBRARY,
+    regex.LIBRARY,
+    lists.LIBRARY,
+    authz.LIBRARY,
+    quantity.LIBRARY,
+    sets.LIBRARY,
+    ip.LIBRARY,
+    cidr.LIBRARY,
+    format.LIBRARY,
+    semver.LIBRARY,
+    ext_lists.LIBRARY,  # cel-go ext.Lists(ext.ListsVersion(3)) (base.go, 1.34)
+    ordering.LIBRARY,  # isGreaterThan/isLessThan/compareTo of quantity and semver, declared once for cel-cpp
+]
