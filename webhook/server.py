@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -193,7 +192,3 @@ def health_app(state: ServerState) -> Starlette:
     full = create_app(state)
     allowed = {"/healthz", "/readyz", "/metrics"}
     return Starlette(routes=[r for r in full.routes if getattr(r, "path", "") in allowed])
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))

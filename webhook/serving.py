@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import uvicorn
+
 from webhook.admission.manifest import namespace_object
 from webhook.policy.cluster_data import StaticClusterData
 
@@ -67,19 +69,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _QuietServer:
-    """Factory for a uvicorn Server that leaves signal handling to its sibling."""
+class _FollowerServer(uvicorn.Server):
+    """A second server in the worker's event loop (the health/metrics port): signals belong to
+    the main server, which this one follows when it shuts down."""
 
-    @staticmethod
-    def make(config: Any) -> Any:
-        import uvicorn
-
-        class Server(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self) -> Iterator[None]:
-                yield
-
-        return Server(config)
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class StandaloneClusterData(StaticClusterData):
@@ -124,8 +120,6 @@ def _reload_loop(stop: threading.Event, interval: float, store: Any, tls: Any, c
 
 
 def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.socket | None) -> None:
-    import uvicorn
-
     from webhook import metrics
     from webhook.decision_log import configure_logging
     from webhook.policy_store import PolicyStore
@@ -164,7 +158,7 @@ def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.s
         tasks = [asyncio.ensure_future(server.serve(sockets=[sock]))]
         if health_sock is not None:
             health_config = uvicorn.Config(health_app(state), log_config=None, lifespan="off", access_log=False)
-            health = _QuietServer.make(health_config)
+            health = _FollowerServer(health_config)
             tasks.append(asyncio.ensure_future(health.serve(sockets=[health_sock])))
 
             async def follow() -> None:
@@ -204,7 +198,7 @@ def serve(options: ServeOptions) -> int:
 
     workers = [spawn() for _ in range(options.workers)]
 
-    def handle(signum: int, _frame: Any) -> None:
+    def handle(_signum: int, _frame: Any) -> None:
         nonlocal stopping
         stopping = True
         for process in workers:
