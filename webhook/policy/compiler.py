@@ -8,6 +8,8 @@ Two environments, as upstream: ``params`` is declared only for policies with a p
 
 from __future__ import annotations
 
+import functools
+
 import importlib
 import json
 import re
@@ -75,12 +77,12 @@ class CompiledPolicy:
     match_conditions: tuple[PolicyExpression, ...]
     variables: tuple[PolicyExpression, ...] = field(default=())
 
+    @functools.cached_property
+    def _variables_by_name(self) -> dict[str, PolicyExpression]:
+        return {v.name: v for v in self.variables}
+
     def variable(self, name: str) -> PolicyExpression:
-        by_name = self.__dict__.get("_by_name")
-        if by_name is None:  # frozen dataclass: cache the index on first use
-            by_name = {v.name: v for v in self.variables}
-            object.__setattr__(self, "_by_name", by_name)
-        return by_name[name]
+        return self._variables_by_name[name]
 
     @property
     def name(self) -> str:
