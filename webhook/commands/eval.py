@@ -30,12 +30,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-from cel_expr_python import cel
-
 from webhook.cel import CelCompileError, CelCostError, CelEnvironment, CelEvaluationError, CostBudget
+from webhook.cel.library import authz
+from webhook.cel.library.authorization import RequestResource, RuleAuthorizer, UserInfo
 from webhook.cel.string_format import go_float_g, to_cel_string
 from webhook.cel.values import from_cel, to_cel, to_json
 from webhook.documents import DocumentError, read_documents
+from webhook.policy.compiler import environment as vap_environment
 
 EXIT_OK = 0
 EXIT_INPUT = 2
@@ -55,25 +56,8 @@ _OPTIONAL_RESULT = "__celgate_result"
 _UNRENDERABLE = "evaluation error"
 
 
-def vap_variables() -> dict[str, cel.Type]:
-    """Declarations of the VAP environment, with ``authorizer`` when the authz library offers it."""
-    declared = {name: cel.Type.DYN for name in OBJECT_VARIABLES}
-    declared["variables"] = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
-    try:
-        from webhook.cel.library import authz
-    except ImportError:
-        return declared
-    declared.update(getattr(authz, "AUTHORIZER_VARIABLES", {}))
-    return declared
-
-
 def authorizer_bindings(request: Any) -> dict[str, Any]:
     """``authorizer`` (and ``authorizer.requestResource``) for an offline evaluation: no permissions."""
-    try:
-        from webhook.cel.library import authz
-        from webhook.cel.library.authorization import RequestResource, RuleAuthorizer, UserInfo
-    except ImportError:
-        return {}
     request = request if isinstance(request, dict) else {}
     user_info = request.get("userInfo")
     if isinstance(user_info, dict) and isinstance(user_info.get("username"), str):
@@ -97,9 +81,9 @@ def _no_permissions(factory: Any) -> Any:
     return factory()
 
 
-@lru_cache(maxsize=1)
 def environment() -> CelEnvironment:
-    return CelEnvironment(vap_variables())
+    """The environment policies compile in (with ``params``), so eval answers as a policy would."""
+    return vap_environment(with_params=True)
 
 
 class InputError(Exception):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 
-import importlib
 import json
 import re
 import threading
@@ -20,6 +19,7 @@ from typing import Iterable
 from cel_expr_python import cel
 
 from webhook.cel import CelCompileError, CelEnvironment, CompiledExpression
+from webhook.cel.library.authz import AUTHORIZER_VARIABLES
 from webhook.policy import composition
 from webhook.policy.declarations import undefined_fields
 from webhook.policy.model import Policy
@@ -29,17 +29,6 @@ _envs: dict[bool, CelEnvironment] = {}
 _envs_lock = threading.Lock()
 
 
-def _authorizer_declarations() -> dict[str, cel.Type]:
-    # The authz library (webhook/cel/library/authz.py) declares the authorizer's types;
-    # without it, `authorizer` stays undeclared and expressions using it fail to compile.
-    try:
-        authz = importlib.import_module("webhook.cel.library.authz")
-    except ModuleNotFoundError:
-        return {}
-    declarations = getattr(authz, "AUTHORIZER_VARIABLES", None)
-    return dict(declarations) if declarations else {}
-
-
 def environment(with_params: bool) -> CelEnvironment:
     """The (shared) VAP environment, with or without ``params``."""
     with _envs_lock:
@@ -47,7 +36,7 @@ def environment(with_params: bool) -> CelEnvironment:
         if env is None:
             names = _BASE_VARIABLES + (("params",) if with_params else ())
             variables: dict[str, cel.Type] = {name: cel.Type.DYN for name in names}
-            variables.update(_authorizer_declarations())
+            variables.update(AUTHORIZER_VARIABLES)
             env = _envs[with_params] = CelEnvironment(variables)
         return env
 
