@@ -59,28 +59,25 @@ def _string(mapping: dict[str, Any], key: str, path: str, *, required: bool = Fa
     return value
 
 
-def _gvk(value: Any, path: str, *, required: bool) -> GroupVersionKind | None:
+def _group_version(value: Any, path: str, last: str, *, required: bool) -> tuple[str, str, str] | None:
+    """(group, version, <last>) of a GroupVersionKind/Resource field, or None when absent."""
     if value is None:
         if required:
             raise ReviewError(f"{path}: required field is missing", 400)
         return None
     mapping = _require_mapping(value, path)
-    return GroupVersionKind(
-        _string(mapping, "group", path), _string(mapping, "version", path, required=True),
-        _string(mapping, "kind", path, required=True),
-    )
+    return (_string(mapping, "group", path), _string(mapping, "version", path, required=True),
+            _string(mapping, last, path, required=True))
+
+
+def _gvk(value: Any, path: str, *, required: bool) -> GroupVersionKind | None:
+    parts = _group_version(value, path, "kind", required=required)
+    return GroupVersionKind(*parts) if parts else None
 
 
 def _gvr(value: Any, path: str, *, required: bool) -> GroupVersionResource | None:
-    if value is None:
-        if required:
-            raise ReviewError(f"{path}: required field is missing", 400)
-        return None
-    mapping = _require_mapping(value, path)
-    return GroupVersionResource(
-        _string(mapping, "group", path), _string(mapping, "version", path, required=True),
-        _string(mapping, "resource", path, required=True),
-    )
+    parts = _group_version(value, path, "resource", required=required)
+    return GroupVersionResource(*parts) if parts else None
 
 
 def _user_info(value: Any) -> UserInfo:
