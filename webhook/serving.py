@@ -24,8 +24,7 @@ from typing import Any, Callable, Iterator
 
 import uvicorn
 
-from webhook.admission.manifest import namespace_object
-from webhook.policy.cluster_data import StaticClusterData
+from webhook.admission.dry_run import OfflineClusterData
 
 log = logging.getLogger("celgate.serve")
 
@@ -78,13 +77,6 @@ class _FollowerServer(uvicorn.Server):
         yield
 
 
-class StandaloneClusterData(StaticClusterData):
-    """Without a cluster, an unknown namespace exists with only its name label, as in celgate test."""
-
-    def get_namespace(self, name: str) -> dict | None:
-        return super().get_namespace(name) or namespace_object(name)
-
-
 def _build_cluster_data(options: ServeOptions, param_kinds: Any) -> tuple[Any, Callable[[], bool], Any]:
     """Cluster data, its readiness, and the authorizer for ``authorizer`` checks (None without a
     cluster: every check then has no opinion, as an authorizer chain that knows nobody)."""
@@ -95,7 +87,7 @@ def _build_cluster_data(options: ServeOptions, param_kinds: Any) -> tuple[Any, C
         api_client = load_api_client(options.kubeconfig)
         watched = WatchedClusterData(api_client, param_kinds)
         return watched, watched.synced, SubjectAccessReviewAuthorizer(api_client)
-    static = StandaloneClusterData(namespaces=options.static_namespaces, params=options.static_params)
+    static = OfflineClusterData(namespaces=options.static_namespaces, params=options.static_params)
     return static, lambda: True, None
 
 

@@ -18,7 +18,6 @@ from webhook.admission.manifest import (
     attributes_for_manifest,
     namespace_object,
     object_key,
-    request_namespace,
 )
 from webhook.documents import Document
 from webhook.policy.cluster_data import StaticClusterData
@@ -148,17 +147,26 @@ def _where(document: Document) -> str:
     return f"{document.source}#{document.index} (line {document.line})"
 
 
+class OfflineClusterData(StaticClusterData):
+    """Cluster data without a cluster: a namespace nobody described exists with only its name
+    label, as the apiserver would have created it (celgate test, and celgate serve without a
+    kubeconfig)."""
+
+    def get_namespace(self, name: str) -> dict | None:
+        return super().get_namespace(name) or namespace_object(name)
+
+
 def cluster_for(
     documents: Sequence[Document],
     *,
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     params: Sequence[Mapping[str, Any]] = (),
     param_kinds: Collection[tuple[str, str]] = (),
-) -> StaticClusterData:
+) -> OfflineClusterData:
     """The cluster a dry run sees: the inputs exist in it, as do their namespaces.
 
     Namespace objects among the inputs are the namespaces; ``namespace_labels`` adds labels to
-    (or creates) a namespace; any other namespace an input lives in is synthesized with only
+    (or creates) a namespace; any other namespace (an input's, or one a request names) exists with only
     the name label, as the apiserver would have it. Input objects of a policy's paramKind
     (``param_kinds``: (apiVersion, kind) pairs) are params, as is every ``params`` object.
     """
@@ -175,13 +183,9 @@ def cluster_for(
     for name, labels in (namespace_labels or {}).items():
         namespace = namespaces.setdefault(name, namespace_object(name))
         namespace["metadata"]["labels"] = {**namespace["metadata"].get("labels", {}), **labels}
-    for obj in stored:
-        name = request_namespace(obj)
-        if name and name not in namespaces:
-            namespaces[name] = namespace_object(name)
     input_params = [obj for obj in stored if (obj.get("apiVersion"), obj.get("kind")) in param_kinds]
     try:
-        return StaticClusterData(namespaces=list(namespaces.values()), params=[*input_params, *params])
+        return OfflineClusterData(namespaces=list(namespaces.values()), params=[*input_params, *params])
     except ValueError as error:
         raise DryRunError(f"param object: {error}") from error  # the namespaces above all have names
 
