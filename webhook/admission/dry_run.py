@@ -19,9 +19,9 @@ from webhook.admission.manifest import (
     namespace_object,
     object_key,
 )
+from webhook.cel.string_format import go_quote
 from webhook.documents import Document
 from webhook.policy.cluster_data import StaticClusterData
-from webhook.policy.compiler import go_quote
 from webhook.policy.decision import AdmissionDecision, AdmissionStatus
 from webhook.policy.dispatcher import decide
 from webhook.policy.loader import BINDING_KIND, GROUP, POLICY_KIND, PolicySet

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 
-import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from cel_expr_python import cel
 
 from webhook.cel import CelCompileError, CelEnvironment, CompiledExpression
 from webhook.cel.library.authz import AUTHORIZER_VARIABLES
+from webhook.cel.string_format import go_quote  # field.Invalid prints values with Go's %q
 from webhook.policy import composition
 from webhook.policy.declarations import undefined_fields
 from webhook.policy.model import Policy
@@ -102,11 +102,6 @@ def cel_go_type_name(cel_cpp_name: str) -> str:
     """cel-cpp's ``LIST<MAP<STRING, DYN>>`` as cel-go prints it: ``list(map(string, dyn))``."""
     text = cel_cpp_name.replace("<", "(").replace(">", ")")
     return re.sub(r"[A-Za-z_][A-Za-z0-9_.]*", lambda m: _CEL_GO_NAMES.get(m.group(0), m.group(0)), text)
-
-
-def go_quote(value: str) -> str:
-    """Go's %q for the strings we print (field.Invalid values)."""
-    return json.dumps(value, ensure_ascii=False)
 
 
 class _PolicyCompiler:
