@@ -54,7 +54,9 @@ from webhook.cel.cost_functions import (
     COST_CAP, LIST_CREATE_BASE_COST, MAP_CREATE_BASE_COST, SELECT_AND_IDENT_COST, STRUCT_CREATE_BASE_COST,
     apply, default_result, handlers_for, returns_scalar,
 )
-from webhook.cel.cost_values import BOTTOM, SCALAR, AbstractValue, Data, bounded, concrete, items_of, summary, union
+from webhook.cel.cost_values import (  # largest_size: re-exported for callers' size hints
+    BOTTOM, SCALAR, AbstractValue, Data, bounded, concrete, items_of, largest_size, summary, union,
+)
 
 
 class _Context(Data):
@@ -294,30 +296,6 @@ def estimate_uniform(ast: CheckedAst, size: int) -> int:
     context._top = bounded(max(1, size))
     cost, _ = _plan_for(ast)(context)
     return min(cost, COST_CAP)
-
-
-def largest_size(values: Any) -> int:
-    """The largest string, list or map anywhere in plain data (what estimate_uniform takes)."""
-    largest, stack = 1, [values]
-    pop, push = stack.pop, stack.extend
-    while stack:
-        item = pop()
-        kind = type(item)
-        if kind is dict:
-            if len(item) > largest:
-                largest = len(item)
-            push(item.values())
-            for key in item:
-                if len(key) > largest:
-                    largest = len(key)
-        elif kind is list or kind is tuple:
-            if len(item) > largest:
-                largest = len(item)
-            push(item)
-        elif kind is str or kind is bytes:
-            if len(item) > largest:
-                largest = len(item)
-    return largest
 
 
 def estimate(ast: CheckedAst, activation: Mapping[str, Any]) -> int:

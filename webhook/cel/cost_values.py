@@ -81,22 +81,38 @@ def bounded(size: int, cands: tuple = ()) -> AbstractValue:
     return value
 
 
+def largest_size(value: Any) -> int:
+    """The largest string, list or map anywhere in plain data (keys included); 1 for a scalar.
+
+    Runs once per request on the whole object, so it dispatches on exact types (JSON data)."""
+    largest, stack = 1, [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            push(item.values())
+            push(item.keys())
+        elif kind is list or kind is tuple:
+            push(item)
+        elif kind is not str and kind is not bytes:
+            if not isinstance(item, SIZED):
+                continue
+            if isinstance(item, dict):
+                push(item.values())
+                push(item.keys())
+            elif not isinstance(item, (str, bytes)):
+                push(item)
+        if len(item) > largest:
+            largest = len(item)
+    return largest
+
+
 def deep_max(value: AbstractValue | None) -> int:
     """The largest size anywhere inside ``value``."""
     if value is None:
         return 0
-    largest, stack = 0, list(value.cands)
-    while stack:
-        item = stack.pop()
-        if isinstance(item, SIZED):
-            largest = max(largest, len(item))
-            if isinstance(item, dict):
-                stack.extend(item.values())
-                stack.extend(item.keys())
-            elif isinstance(item, (list, tuple)):
-                stack.extend(item)
-        else:
-            largest = max(largest, 1)
+    largest = max(map(largest_size, value.cands), default=0)
     if value.bound is not None:
         largest = max(largest, value.bound)
         if not value.is_bounded:
