@@ -108,40 +108,16 @@ def from_cel(value: Any) -> Any:
 
 
 def to_json(value: Any) -> Any:
-    """A plain value (from :func:`from_cel`) as JSON data; what JSON cannot hold becomes a string."""
+    """A plain value (from :func:`from_cel`) as JSON data; what JSON cannot hold becomes a string.
+
+    Durations and timestamps are rendered by the caller (``celgate eval`` prints them as cel-go's
+    ``string()`` does, with webhook/cel/string_format.py)."""
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
-    if isinstance(value, datetime.timedelta):
-        return format_duration(value)
-    if isinstance(value, datetime.datetime):
-        return value.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
     if isinstance(value, dict):
         return {str(to_json(key)) if not isinstance(key, str) else key: to_json(item) for key, item in value.items()}
     if isinstance(value, list):
         return [to_json(item) for item in value]
     return str(value)
-
-
-def format_duration(value: datetime.timedelta) -> str:
-    """A duration the way cel-go prints one (Go's time.Duration.String, e.g. ``1h0m0s``)."""
-    total_us = value // datetime.timedelta(microseconds=1)
-    if total_us == 0:
-        return "0s"
-    sign = "-" if total_us < 0 else ""
-    total_us = abs(total_us)
-    hours, rem = divmod(total_us, 3_600_000_000)
-    minutes, rem = divmod(rem, 60_000_000)
-    seconds, micros = divmod(rem, 1_000_000)
-    if hours == 0 and minutes == 0 and seconds == 0:
-        if micros % 1000 == 0:
-            return f"{sign}{micros // 1000}ms"
-        return f"{sign}{micros}µs"
-    frac = f".{micros:06d}".rstrip("0") if micros else ""
-    secs = f"{seconds}{frac if frac != '.' else ''}s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{secs}"
-    if minutes:
-        return f"{sign}{minutes}m{secs}"
-    return f"{sign}{secs}"
