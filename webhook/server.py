@@ -171,6 +171,7 @@ def create_app(state: ServerState) -> Starlette:
         return JSONResponse({
             "generation": status.generation,
             "loadedAt": status.loaded_at,
+            "lastReloadAttemptAt": status.last_attempt_at,
             "lastReloadError": status.last_error,
             "policies": policy_set.names(),
             "bindings": sorted(policy_set.bindings),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -214,7 +213,6 @@ class CelEnvironment:
         self._bind_checked: set[str] = set()
         self._cache: dict[str, CompiledExpression] = {}
         self._lock = threading.Lock()
-        self.compile_seconds = 0.0
 
     def activation(self, data: Mapping[str, Any]) -> cel.Activation:
         """A reusable activation: converting a large object once serves many expressions."""
@@ -268,7 +266,6 @@ class CelEnvironment:
         cached = self._cache.get(expression)
         if cached is not None:
             return cached
-        started = time.perf_counter()
         checked = True
         try:
             program = self._env.compile(expression)
@@ -289,5 +286,4 @@ class CelEnvironment:
         compiled = CompiledExpression(expression, program, ast, output_type, checked, self)
         with self._lock:
             self._cache[expression] = compiled
-        self.compile_seconds += time.perf_counter() - started
         return compiled

@@ -26,12 +26,6 @@ API_VERSIONS = (f"{GROUP}/v1", f"{GROUP}/v1beta1", f"{GROUP}/v1alpha1")
 POLICY_KIND = "ValidatingAdmissionPolicy"
 BINDING_KIND = "ValidatingAdmissionPolicyBinding"
 
-# Shipped policies (pod security, ...), loaded with include_builtin=True.
-BUILTIN_POLICY_DIRS = (
-    Path(__file__).resolve().parent.parent / "policies",
-    Path(__file__).resolve().parent.parent.parent / "policies",
-)
-
 _generations = itertools.count(1)
 _generation_lock = threading.Lock()
 
@@ -65,18 +59,11 @@ def _next_generation() -> int:
         return next(_generations)
 
 
-def empty_policy_set() -> PolicySet:
-    return PolicySet(_next_generation(), {}, {})
-
-
-def load_policy_set(paths: Sequence[str | Path], *, include_builtin: bool = False) -> PolicySet:
+def load_policy_set(paths: Sequence[str | Path]) -> PolicySet:
     """Every policy and binding under ``paths``; raises PolicyLoadError listing every problem."""
     problems: list[LoadProblem] = []
     documents: list[Document] = []
-    all_paths: list[str | Path] = list(paths)
-    if include_builtin:
-        all_paths.extend(d for d in BUILTIN_POLICY_DIRS if d.is_dir())
-    for path in all_paths:
+    for path in paths:
         try:
             documents.extend(read_documents(path))
         except DocumentError as exc:
