@@ -1,28 +1,20 @@
 """Kubernetes name rules, worded as k8s.io/apimachinery/pkg/util/validation words them.
 
-Each function returns the list of problems (empty when the value is valid).
+Each function returns the list of problems (empty when the value is valid). DNS names are the
+format library's checks (webhook/cel/library/apimachinery_validation.py); qualified names and
+label values are worded here as create-time validation words them, which differs from the
+``content`` package the format library follows.
 """
 
 from __future__ import annotations
 
 import re
 
-_DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN = _DNS1123_LABEL + "(\\." + _DNS1123_LABEL + ")*"
-_DNS1035_LABEL = "[a-z]([-a-z0-9]*[a-z0-9])?"
+from webhook.cel.library.apimachinery_validation import is_dns1035_label, is_dns1123_subdomain
+
 _QUALIFIED_NAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_VALUE = "(" + _QUALIFIED_NAME + ")?"
 
-_DNS1123_SUBDOMAIN_MESSAGE = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
-    f"validation is '{_DNS1123_SUBDOMAIN}')"
-)
-_DNS1035_MESSAGE = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
-    f"regex used for validation is '{_DNS1035_LABEL}')"
-)
 _QUALIFIED_NAME_MESSAGE = (
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
     "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
@@ -39,22 +31,8 @@ def _max_len(length: int) -> str:
     return f"must be no more than {length} characters"
 
 
-def dns1123_subdomain(value: str) -> list[str]:
-    problems = []
-    if len(value) > 253:
-        problems.append(_max_len(253))
-    if not re.fullmatch(_DNS1123_SUBDOMAIN, value):
-        problems.append(_DNS1123_SUBDOMAIN_MESSAGE)
-    return problems
-
-
-def dns1035_label(value: str) -> list[str]:
-    problems = []
-    if len(value) > 63:
-        problems.append(_max_len(63))
-    if not re.fullmatch(_DNS1035_LABEL, value):
-        problems.append(_DNS1035_MESSAGE)
-    return problems
+dns1123_subdomain = is_dns1123_subdomain
+dns1035_label = is_dns1035_label
 
 
 def qualified_name(value: str) -> list[str]:
