@@ -139,8 +139,9 @@ def test_unchecked_expressions_are_bounded_too(env) -> None:
 
 @pytest.mark.parametrize("case", POD_SECURITY, ids=[case["name"] for case in POD_SECURITY])
 def test_pod_security_expressions_stay_far_below_the_limit_and_evaluate(env, case) -> None:
-    compiled = env.compile(case["expression"], internal=True)  # the composed forms use cel.bind
-    assert compiled.estimate_cost({"object": POD}) < PER_CALL_LIMIT // 100
+    compiled = env.compile(case["expression"])
+    # the composed cases inline their variables, each read costed again (at most 4 times here)
+    assert compiled.estimate_cost({"object": POD}) < PER_CALL_LIMIT // (25 if case["name"].startswith("composed") else 100)
     assert compiled.evaluate({"object": POD}) == case["result"]
 
 
@@ -190,5 +191,5 @@ def test_doubling_a_list_through_bindings_is_rejected_before_copying(env) -> Non
     doublings = "cel.bind(l0, object.items, " + "".join(f"cel.bind(l{i + 1}, l{i} + l{i}, " for i in range(20))
     expression = doublings + "size(l20) > 0" + ")" * 21
     # on dyn operands ``+`` is charged as string concatenation could be: 0.1 per element
-    assert env.compile(expression).estimate_cost({"object": {"items": [1]}}) < PER_CALL_LIMIT
+    assert env.compile(expression, internal=True).estimate_cost({"object": {"items": [1]}}) < PER_CALL_LIMIT
     assert _rejected_quickly(env, expression, {"object": {"items": list(range(1000))}}) < 0.1

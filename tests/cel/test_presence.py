@@ -71,7 +71,7 @@ def test_presence_on_a_failing_operand_reports_the_operand_error(env: CelEnviron
 def test_rewrite_evaluates_the_operand_once_and_keeps_the_rest(env: CelEnvironment) -> None:
     compiled = env.compile("size(object.spec.containers) > 0 && has(oldObject.spec)")
     assert rewrite(compiled.ast) == (
-        "size(object.spec.containers) > 0 && cel.bind(__celgate_p0, oldObject, "
+        "size(object.spec.containers) > 0 && [oldObject].all(__celgate_p0, "
         "type(__celgate_p0) in [map, list] ? has(__celgate_p0.spec) : false)"
     )
 

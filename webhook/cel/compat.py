@@ -75,6 +75,22 @@ D15. Two-variable comprehensions (cel-go ext.TwoVarComprehensions, kube-apiserve
     ``exists(i, v, ...)``, ``existsOne`` and ``transformList`` work, but ``transformMap`` and
     ``transformMapEntry`` are rejected at compile time (``program instantiation failed: ...``):
     their expansion calls ``cel.@mapInsert``, which cel-expr-python's runtime lacks.
+D16. cel-cpp initialises a ``cel.bind``-shaped comprehension lazily (an empty range, a constant
+    false loop condition: ``cel.bind`` and cel-cpp's ``optMap``/``optFlatMap`` expansions), and
+    after a comprehension that short-circuits (``all`` meeting false, ``exists`` meeting true)
+    a later such slot at the same depth reads the stale value the loop left behind. Raw
+    cel-expr-python 0.1.3, no celgate code::
+        [1,2].all(k, k == 2) || cel.bind(p, 'x', p) == 'x'           -> false (cel-go: true)
+        [1,2].exists(k, k == 1) && cel.bind(p, 'x', p) == 'x'        -> false (cel-go: true)
+        [1,2].all(k, k == 2) ? 0 : optional.of('x').optMap(p, p).value()   -> 2 (cel-go: 'x')
+    Comprehensions that run to the end (``exists_one``, ``map``, ``filter``), the iteration
+    variables of any comprehension (one- or two-variable) and nested comprehensions at other
+    depths are not affected; optionals (``?.``, ``[?``, ``orValue``) hold no slot. celgate runs
+    no such comprehension: presence tests bind their operand with a one-element ``all``/``map``
+    (presence.py), policy variables are inlined (policy/composition.py), ``optMap`` and
+    ``optFlatMap`` are rewritten (optional_macros.py), and an expression that would still run
+    one is refused at compile time (LAZY_BIND_REFUSAL). tests/cel/test_compat_lazy_bind.py fails
+    when a cel-expr-python release changes this behaviour in either direction.
 """
 
 from __future__ import annotations
@@ -83,9 +99,25 @@ import json
 import re
 from typing import Callable
 
-from webhook.cel.ast import Call, CheckedAst, Const, Expr
+from webhook.cel.ast import Call, CheckedAst, Comprehension, Const, CreateList, Expr
 
-DOCUMENTED_DIFFERENCES = tuple(f"D{number}" for number in range(1, 16))
+DOCUMENTED_DIFFERENCES = tuple(f"D{number}" for number in range(1, 17))
+
+LAZY_BIND_REFUSAL = (
+    "celgate cannot evaluate this expression: it would run a lazily bound cel.bind-shaped "
+    "comprehension, which cel-cpp can evaluate wrongly (webhook/cel/compat.py D16)"
+)
+
+
+def lazily_bound(ast: CheckedAst) -> bool:
+    """Whether a program of ``ast`` runs a comprehension cel-cpp initialises lazily (D16): an
+    empty literal range and a constant false loop condition, the shape of ``cel.bind``."""
+    return any(
+        isinstance(node, Comprehension) and isinstance(node.iter_range, CreateList)
+        and not node.iter_range.elements and isinstance(node.loop_condition, Const)
+        and node.loop_condition.value is False
+        for node in ast.walk()
+    )
 
 # cel-go interpreter/decorators.go decOptimize folds these (overloads.IsTypeConversionFunction).
 _CONVERSIONS = frozenset({"bool", "bytes", "double", "duration", "dyn", "int", "string", "timestamp", "type", "uint"})

@@ -17,7 +17,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings, ext_optional
 
 from webhook.cel import cost as cost_model
-from webhook.cel import compat, ext_strings, presence, runtime_errors
+from webhook.cel import compat, ext_strings, optional_macros, presence, runtime_errors
 from webhook.cel.ast import CheckedAst, decode_checked
 from webhook.cel.errors import CelCompileError, CelCostError, CelEvaluationError
 from webhook.cel.runtime_errors import strip_status
@@ -113,6 +113,8 @@ class CompiledExpression:
     output_type: str
     checked: bool = True
     env: "CelEnvironment" = field(repr=False, default=None)  # type: ignore[assignment]
+    # False for a program that only type-checks: it holds a lazily bound slot (compat.py D16).
+    runnable: bool = True
 
     _uniform: dict[int, int] = field(init=False, repr=False, default_factory=dict)
 
@@ -160,6 +162,8 @@ class CompiledExpression:
 
     def run(self, activation: Mapping[str, Any] | cel.Activation) -> cel.Value:
         """Evaluate without any cost check: only for callers that charged the cost themselves."""
+        if not self.runnable:
+            raise CelEvaluationError(f"internal error: {self.source!r} was compiled for type-checking only")
         if isinstance(activation, cel.Activation):
             result = self.program.eval(activation)
         else:
@@ -226,16 +230,29 @@ class CelEnvironment:
             return None
         return runtime_errors.translate(_error_text(result)) if result.type() == cel.Type.ERROR else None
 
-    def _with_cel_go_presence_tests(self, program: cel.Expression, ast: CheckedAst, checked: bool) -> cel.Expression:
-        # has()/.? on null or a scalar is false/none in cel-go, an error in cel-cpp: run a
-        # guarded rewrite (presence.py); the AST, costs and messages stay the original's.
-        rewritten = presence.rewrite(ast)
-        if rewritten is None:
-            return program
-        try:
-            return self._env.compile(rewritten, disable_check=not checked)
-        except RuntimeError:
-            return program
+    def _runnable(self, program: cel.Expression, ast: CheckedAst, checked: bool) -> tuple[cel.Expression, bool]:
+        """The program that evaluates ``ast`` as cel-go would, and whether it may run.
+
+        Rewrites (the AST, costs and messages stay the original's): optMap/optFlatMap without
+        cel-cpp's lazily bound slot (optional_macros.py), and has()/.? on null or a scalar as
+        false/none, which cel-cpp makes an error (presence.py). A program that still holds a
+        lazily bound slot is not run (compat.py D16)."""
+        runnable_ast = ast
+        macros = optional_macros.rewrite(ast.expression)
+        if macros is not None:
+            try:
+                program = self._env.compile(macros, disable_check=not checked)
+                runnable_ast = decode_checked(program.serialize(), macros)
+            except RuntimeError:
+                pass
+        rewritten = presence.rewrite(runnable_ast)
+        if rewritten is not None:
+            try:
+                program = self._env.compile(rewritten, disable_check=not checked)
+                runnable_ast = decode_checked(program.serialize(), rewritten)
+            except RuntimeError:
+                pass
+        return program, not compat.lazily_bound(runnable_ast)
 
     def _reject_cel_bind(self, expression: str) -> None:
         # kube-apiserver's VAP environment has no ext.Bindings (environment/base.go): cel.bind
@@ -260,7 +277,9 @@ class CelEnvironment:
     def compile(self, expression: str, *, internal: bool = False) -> CompiledExpression:
         """Compile (or fetch from cache); raises CelCompileError in cel-go's wording.
 
-        ``internal`` is for celgate's own rewrites, which may use ``cel.bind``."""
+        ``internal`` is for celgate's own rewrites, which may use ``cel.bind`` to type-check
+        (such a program is not ``runnable``). A user's expression that would run with a lazily
+        bound slot is refused with a compile error rather than evaluated wrongly."""
         if not internal:
             self._reject_cel_bind(expression)
         cached = self._cache.get(expression)
@@ -282,8 +301,10 @@ class CelEnvironment:
             # k8s admission/plugin/cel/compile.go wraps env.Program errors this way.
             raise CelCompileError(expression, f"program instantiation failed: {folding_error}")
         output_type = program.return_type().name() if checked else "DYN"
-        program = self._with_cel_go_presence_tests(program, ast, checked)
-        compiled = CompiledExpression(expression, program, ast, output_type, checked, self)
+        program, runnable = self._runnable(program, ast, checked)
+        if not runnable and not internal:
+            raise CelCompileError(expression, compat.LAZY_BIND_REFUSAL)
+        compiled = CompiledExpression(expression, program, ast, output_type, checked, self, runnable)
         with self._lock:
             self._cache[expression] = compiled
         return compiled

@@ -7,12 +7,15 @@ matters for ValidatingAdmissionPolicy: ``oldObject`` is null on CREATE, ``namesp
 cluster-scoped objects, ``params`` without a paramRef. So the environment compiles a rewritten
 source in which each such test first checks the operand's type::
 
-    has(E.f)  ->  cel.bind(__celgate_p0, E, type(__celgate_p0) in [map, list] ? has(__celgate_p0.f) : false)
-    E.?f      ->  cel.bind(__celgate_p1, E, type(__celgate_p1) in [map, list, <optional>]
-                                              ? __celgate_p1.?f : optional.none())
+    has(E.f)  ->  [E].all(__celgate_p0, type(__celgate_p0) in [map, list] ? has(__celgate_p0.f) : false)
+    E.?f      ->  [E].map(__celgate_p1, type(__celgate_p1) in [map, list, <optional>]
+                                          ? __celgate_p1.?f : optional.none())[0]
 
 Maps and lists keep cel-cpp's own behaviour (lists still fail, as in cel-go), and ``E`` is
-evaluated once. Spans are located from the checked AST's offsets and a small CEL tokenizer;
+evaluated once. The operand is bound by a one-element comprehension, never by ``cel.bind``:
+cel-cpp's lazily initialised ``cel.bind`` slot can read a stale value after a short-circuited
+comprehension (compat.py D16), while a comprehension's iteration variable is written on every
+iteration. A one-element ``all`` is its body, errors included. Spans are located from the checked AST's offsets and a small CEL tokenizer;
 anything the tokenizer cannot account for exactly is left as written.
 """
 
@@ -148,7 +151,7 @@ def _has_edit(source: str, tokens: list[Token], node: Select, number: int) -> _E
         return None
     operand = source[tokens[open_index + 1].start:dot.start]
     name = f"{_BINDING}{number}"
-    text = f"cel.bind({name}, {operand}, type({name}) in [map, list] ? has({name}.{field.text}) : false)"
+    text = f"[{operand}].all({name}, type({name}) in [map, list] ? has({name}.{field.text}) : false)"
     return _Edit(tokens[open_index - 1].start, tokens[close].end, text)
 
 
@@ -165,8 +168,8 @@ def _optional_select_edit(source: str, tokens: list[Token], node: Call, number: 
         return None
     operand = source[tokens[start].start:tokens[dot_index].start]
     name = f"{_BINDING}{number}"
-    text = (f"cel.bind({name}, {operand}, type({name}) in [map, list, {_OPTIONAL_TYPE}]"
-            f" ? {name}.?{field.text} : optional.none())")
+    text = (f"[{operand}].map({name}, type({name}) in [map, list, {_OPTIONAL_TYPE}]"
+            f" ? {name}.?{field.text} : optional.none())[0]")
     return _Edit(tokens[start].start, field.end, text)
 
 

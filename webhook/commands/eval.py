@@ -158,12 +158,13 @@ def evaluate(env: CelEnvironment, expression: str, bindings: dict[str, Any]) -> 
 
 
 def _evaluate_optional(env: CelEnvironment, expression: str, activation: dict[str, Any]) -> Outcome:
-    # cel-expr-python cannot hand an optional back to Python: unwrap it inside CEL. The
-    # newlines keep a trailing `// comment` in the expression from swallowing the wrapper.
+    # cel-expr-python cannot hand an optional back to Python: unwrap it inside CEL (bound by a
+    # one-element map, not cel.bind: compat.py D16). The newlines keep a trailing
+    # `// comment` in the expression from swallowing the wrapper.
     try:
         wrapped = env.compile(
-            f"cel.bind({_OPTIONAL_RESULT}, (\n{expression}\n), {_OPTIONAL_RESULT}.hasValue()"
-            f" ? [{_OPTIONAL_RESULT}.value()] : [])",
+            f"[(\n{expression}\n)].map({_OPTIONAL_RESULT}, {_OPTIONAL_RESULT}.hasValue()"
+            f" ? [{_OPTIONAL_RESULT}.value()] : [])[0]",
             internal=True,
         )
         result = wrapped.evaluate(activation, budget=CostBudget())

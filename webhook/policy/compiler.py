@@ -18,6 +18,7 @@ from typing import Iterable
 from cel_expr_python import cel
 
 from webhook.cel import CelCompileError, CelEnvironment, CompiledExpression
+from webhook.cel.ast import Comprehension
 from webhook.cel.library.authz import AUTHORIZER_VARIABLES
 from webhook.cel.string_format import go_quote  # field.Invalid prints values with Go's %q
 from webhook.policy import composition
@@ -46,8 +47,11 @@ class PolicyExpression:
     """An expression as written (``source``) and the programs that evaluate it.
 
     ``direct`` is the source compiled with ``variables`` as a map of already computed values;
-    ``program`` carries its ``dependencies`` (transitively, in declaration order) by composition,
-    for when a variable's value cannot be handed back to CEL (see validator.py).
+    ``program`` is the source with its ``dependencies`` (transitively, in declaration order)
+    inlined (composition.inline), which needs no variable values at all (see validator.py).
+    ``program`` is ``direct`` for an expression without variables, and None when inlining is
+    not possible (cel-cpp's parser depth, or a comprehension variable that would capture a name
+    of an inlined definition).
     """
 
     source: str
@@ -176,6 +180,7 @@ class _PolicyCompiler:
                     self.failed_variables.add(variable)
                 return None
         typed = program or direct
+        runnable = self._inlined(expression, dependencies, set(visible), direct) if program is not direct else direct
         if returns is not None and typed.checked and typed.output_type not in returns:
             actual = cel_go_type_name(typed.program.return_type().name())
             if len(returns) == 1:
@@ -184,7 +189,18 @@ class _PolicyCompiler:
                 reason = "must evaluate to one of [" + " ".join(_TYPE_TEXT[r] for r in returns) + f"] but got {actual}"
             self.invalid(path, expression, reason)
             return None
-        return PolicyExpression(expression, program, direct, tuple(dependencies), variable)
+        return PolicyExpression(expression, runnable, direct, tuple(dependencies), variable)
+
+    def _inlined(self, expression: str, dependencies: list[str], visible: set[str], direct: CompiledExpression) -> CompiledExpression | None:
+        """The program that runs an expression with variables: its variables inlined. The composed
+        ``cel.bind`` program only type-checks (composition.py)."""
+        captured = _bound_names(direct) | {n for name in dependencies for n in _bound_names(self.env.compile(self.definitions[name]))}
+        if captured & _INLINED_FREE_NAMES:
+            return None
+        try:
+            return self.env.compile(composition.inline(expression, self.definitions, visible), internal=True)
+        except (CelCompileError, ValueError):
+            return None  # too deep for cel-cpp's parser: runs with computed variable values
 
     def _closure(self, direct: list[str]) -> list[str]:
         needed: set[str] = set()
@@ -196,6 +212,20 @@ class _PolicyCompiler:
             needed.add(name)
             pending.extend(self.reads.get(name, ()))
         return [name for name in self.order if name in needed]
+
+
+# Names a variable's definition may read from the activation; a comprehension variable of the
+# same name in the reading expression would capture them once the definition is inlined.
+_INLINED_FREE_NAMES = frozenset({*_BASE_VARIABLES, "params", *AUTHORIZER_VARIABLES})
+
+
+def _bound_names(compiled: CompiledExpression) -> set[str]:
+    if compiled.ast is None:
+        return set()
+    return {
+        name for node in compiled.ast.walk() if isinstance(node, Comprehension)
+        for name in (node.iter_var, node.iter_var2) if name
+    }
 
 
 _UNDECLARED = re.compile(r"^ERROR: <input>:(\d+):(\d+): undeclared reference to '([^']+)' \(in container '([^']*)'\)$")

@@ -1,26 +1,25 @@
 """Policy variables by composition: an expression that carries the variables it uses.
 
 kube-apiserver evaluates ``spec.variables`` lazily, at most once per evaluation, and hands
-their CEL values to later expressions. cel-expr-python cannot put every CEL value back into an
-activation (an optional, a Quantity), so each expression that reads ``variables.<name>`` is
-*also* compiled as a nest of ``cel.bind`` over only the variables it transitively references::
+their CEL values to later expressions (admission/plugin/cel/composition.go). cel-expr-python
+cannot put every CEL value back into an activation (an optional, a uint), so an expression that
+reads ``variables.<name>`` is also compiled in two composed forms:
 
-    cel.bind(variables_a, <A>, cel.bind(variables_b, <B with variables.a -> variables_a>,
-        <EXPR with variables.a -> variables_a, variables.b -> variables_b>))
+* :func:`inline` — what runs: each ``variables.x`` replaced by ``(X)``, X's own source with its
+  variables inlined in turn. Reading a variable evaluates its expression where it is read, so a
+  short-circuited variable is never evaluated and its errors surface only when it is read, as
+  upstream; a variable read twice is evaluated twice, which costs time but not correctness (CEL
+  is pure), and the cost ledger (validator.py) charges each variable once whatever ran.
+* :func:`compose` — what type-checks: a nest of ``cel.bind`` over the variables it transitively
+  references, which gives ``variables.isValid`` its real type for the create-time checks of the
+  output type. It is never evaluated: cel-cpp's ``cel.bind`` can read a stale value after a
+  short-circuited comprehension (webhook/cel/compat.py D16).
 
-validator.py runs an expression as written, with plain JSON variable values in the
-``variables`` map, whenever it can (each variable then runs once, and the cost model sees real
-values), and falls back to this composed program when a variable it reads failed or holds a
-value CEL cannot take back. The composed program is also what type-checks an expression with
-its variables' real types (``variables.isValid`` is ``bool``), which the create-time checks of
-the output type need.
-
-Why one identifier per variable rather than ``cel.bind(variables, {'a': <A>, ...}, ...)``: a map
-literal makes one failing variable fail every variable in the map, and types every variable as
-the map's (often ``dyn``) value type. ``variables.x`` is rewritten to ``variables_x`` — same
-length, so positions inside the expression do not move — and the expression starts on its own
-line, so compile errors found only in the composed text are mapped back onto the original.
-cel.bind is lazy in cel-cpp, so a short-circuited variable is never evaluated, as upstream.
+``variables.x`` is rewritten to ``variables_x`` in the composed text — same length, so
+positions inside the expression do not move — and the expression starts on its own line, so
+compile errors found only in the composed text are mapped back onto the original. One
+identifier per variable rather than ``cel.bind(variables, {'a': <A>, ...}, ...)``: a map literal
+types every variable as the map's (often ``dyn``) value type.
 """
 
 from __future__ import annotations
@@ -138,6 +137,34 @@ def rewrite(expression: str, refs: Sequence[Reference], known: set[str]) -> str:
         position = ref.end
     out.append(expression[position:])
     return "".join(out)
+
+
+def inline(expression: str, definitions: Mapping[str, str], known: set[str]) -> str:
+    """The expression with every known ``variables.x`` replaced by its definition, in parentheses
+    (recursively); ``has(variables.x)`` of a declared variable is ``true``."""
+    memo: dict[str, str] = {}
+
+    def expand(text: str, depth: int) -> str:
+        if depth > len(definitions) + 1:
+            raise ValueError("variables reference each other in a cycle")
+        out: list[str] = []
+        position = 0
+        for ref in references(text):
+            if ref.name not in known:
+                continue
+            out.append(text[position:ref.start])
+            if ref.presence:
+                out.append("true")
+            else:
+                if ref.name not in memo:
+                    memo[ref.name] = expand(definitions[ref.name], depth + 1)
+                # Newlines keep a trailing ``// comment`` of the definition from swallowing the rest.
+                out.append("(\n" + memo[ref.name] + "\n)")
+            position = ref.end
+        out.append(text[position:])
+        return "".join(out)
+
+    return expand(expression, 0)
 
 
 @dataclass(frozen=True)
