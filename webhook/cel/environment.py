@@ -17,7 +17,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings, ext_optional
 
 from webhook.cel import cost as cost_model
-from webhook.cel import compat, ext_strings, optional_macros, presence, runtime_errors
+from webhook.cel import compat, ext_strings, optional_macros, presence, runtime_cost, runtime_errors
 from webhook.cel.ast import CheckedAst, decode_checked
 from webhook.cel.errors import CelCompileError, CelCostError, CelEvaluationError
 from webhook.cel.runtime_errors import strip_status
@@ -212,11 +212,25 @@ class CelEnvironment:
             functions=self._declarations,
             function_impls=self._implementations,
         )
+        self._extensions = extensions
         self._extensions_without_bindings = [e for e in extensions if not isinstance(e, ext_bindings.ExtBindings)]
+        self._calls: runtime_cost.Calls | None = None
         self._strict_env: Any = None
         self._bind_checked: set[str] = set()
         self._cache: dict[str, CompiledExpression] = {}
         self._lock = threading.Lock()
+
+    def calls(self) -> runtime_cost.Calls:
+        """Single-call programs for the exact cost evaluator (runtime_cost.py)."""
+        with self._lock:
+            if self._calls is None:
+                arguments = {f"a{i}": cel.Type.DYN for i in range(8)}
+                env = cel.NewEnv(
+                    POOL, variables={**self.variables, **arguments}, extensions=self._extensions,
+                    functions=self._declarations, function_impls=self._implementations,
+                )
+                self._calls = runtime_cost.Calls(env)
+            return self._calls
 
     def activation(self, data: Mapping[str, Any]) -> cel.Activation:
         """A reusable activation: converting a large object once serves many expressions."""

@@ -9,6 +9,7 @@ validationActions without re-evaluating anything.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
@@ -26,6 +27,8 @@ from webhook.cel import (
 from webhook.cel.runtime_errors import strip_status
 from webhook.cel.cost import largest_size
 from webhook.cel.values import INT64_MAX, INT64_MIN, from_cel, to_cel, type_name
+from webhook.cel.runtime_cost import Unsupported
+from webhook.policy import exact
 from webhook.policy.compiler import CompiledPolicy, PolicyExpression, environment
 
 OUT_OF_BUDGET = "validation failed due to running out of cost budget, no further validation rules will be run"
@@ -124,8 +127,9 @@ class _Stage:
     readers run their composed program instead, which re-binds it lazily (composition.py).
     """
 
-    def __init__(self, compiled: CompiledPolicy, data: dict[str, Any], inputs: "Inputs") -> None:
+    def __init__(self, compiled: CompiledPolicy, data: dict[str, Any], inputs: "Inputs", exact: bool = True) -> None:
         self.compiled = compiled
+        self.exact = exact  # whether a bound that cannot decide may hand over to exact.py
         self.env = environment(compiled.policy.param_kind is not None)
         self.cache = inputs.cache
         self.plain = {k: v for k, v in data.items() if k in self.env.variables and k != "variables"}
@@ -203,10 +207,19 @@ class _Stage:
         try:
             value = program.run(self._base_activation())
         except CelEvaluationError as exc:
+            # upstream wraps a failing variable's error ("composited variable ..."): exact.py
+            self._hand_over()
             return None, _expression_error(expression, exc.message), time.perf_counter() - started
         except RuntimeError as exc:
+            self._hand_over(str(exc))
             return None, _expression_error(expression, strip_status(str(exc))), time.perf_counter() - started
         return value, None, time.perf_counter() - started
+
+    def _hand_over(self, cel_cpp_failure: str | None = None) -> None:
+        """Let exact.py decide: always when cel-cpp stopped at its own iteration cap (cel-go has
+        none), otherwise only where it can answer more exactly (``cel_cpp_failure`` None)."""
+        if self.exact and (cel_cpp_failure is None or _ITERATION_CAP in cel_cpp_failure):
+            raise NeedsExact()
 
     def _run(self, expression: PolicyExpression, budget: CostBudget) -> tuple[Any, str | None, float]:
         fast = self._run_composed(expression, budget)
@@ -225,13 +238,18 @@ class _Stage:
         try:
             value = program.evaluate_raw(activation, budget, sizes=sizes, size_hint=self.size_hint)
         except CelCostError as exc:
+            # An upper bound exceeded a limit; cel-go charges as the program actually runs.
+            self._hand_over()
             if not exc.per_call:
                 raise
             return None, _expression_error(expression, exc.message), time.perf_counter() - started
         except CelEvaluationError as exc:
+            if expression.dependencies:
+                self._hand_over()
             return None, _expression_error(expression, exc.message), time.perf_counter() - started
         except RuntimeError as exc:
-            # cel-cpp limits (e.g. its comprehension iteration budget) surface as exceptions
+            # cel-cpp limits (its comprehension iteration budget) surface as exceptions
+            self._hand_over(str(exc))
             return None, _expression_error(expression, strip_status(str(exc))), time.perf_counter() - started
         return value, None, time.perf_counter() - started
 
@@ -250,10 +268,17 @@ class _Stage:
         try:
             program.charge(self._sizes(expression.dependencies), budget, self.size_hint)
         except CelCostError as exc:
+            self._hand_over()
             if not exc.per_call:
                 raise
 
 
+class NeedsExact(Exception):
+    """The cheap path cannot decide this filter as cel-go would: exact.py evaluates it."""
+
+
+# cel-cpp's comprehension iteration cap (RuntimeOptions.comprehension_max_iterations)
+_ITERATION_CAP = "Iteration budget exceeded"
 _UNUSABLE = object()
 _JSON_SCALARS = (str, bool, float, type(None))
 
@@ -291,6 +316,8 @@ def _untransferable(variable: str) -> str:
 
 
 def _is_true(value: Any) -> bool:
+    if value is True:  # exact.py's values are plain
+        return True
     return isinstance(value, cel.Value) and value.type() == cel.Type.BOOL and value.value() is True
 
 
@@ -314,11 +341,112 @@ def _error_decision(failure_policy: str, message: str) -> ValidateResult:
     return ValidateResult(decisions=(Decision(_error_action(failure_policy), "error", message),))
 
 
+class FastPaths:
+    """Whether the cheap path runs first (the default). Off, every policy is evaluated by
+    exact.py alone (where it can run): the reference the fast paths are tested against
+    (tests/policy/test_fast_paths.py), also settable as CELGATE_FAST_PATHS=off."""
+
+    enabled: bool = os.environ.get("CELGATE_FAST_PATHS", "on").lower() not in ("0", "off", "false", "no")
+    exact_runs: int = 0  # policies decided by exact.py, for tests and benchmarks
+    exact_unsupported: int = 0
+
+
 def validate(compiled: CompiledPolicy, inputs: Inputs) -> ValidateResult:
+    """The policy's decisions for one binding and param: exact where the cheap path cannot
+    decide (exact.py), the cheap path's answer where the exact evaluator cannot run."""
+    if FastPaths.enabled:
+        try:
+            return _validate(compiled, inputs, exact=True)
+        except NeedsExact:
+            pass
+    try:
+        result = _validate_exactly(compiled, inputs)
+        FastPaths.exact_runs += 1
+        return result
+    except Unsupported:
+        FastPaths.exact_unsupported += 1
+        return _validate(compiled, inputs, exact=False)
+
+
+def _stage_data(compiled: CompiledPolicy, inputs: Inputs, *, match: bool = False, audit: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {"object": inputs.object, "oldObject": inputs.old_object, "params": inputs.params}
+    if match:
+        data.update(inputs.authorizer)
+        data.update({"request": inputs.match_request, "namespaceObject": None})
+    elif audit:
+        data.update({"request": inputs.request, "namespaceObject": inputs.namespace_full})
+    else:
+        data.update(inputs.authorizer)
+        data.update({"request": inputs.request, "namespaceObject": inputs.namespace_object})
+    names = environment(compiled.policy.param_kind is not None).variables
+    return {k: v for k, v in data.items() if k in names and k != "variables"}
+
+
+def _validate_exactly(compiled: CompiledPolicy, inputs: Inputs) -> ValidateResult:
+    policy = compiled.policy
+    if compiled.match_conditions:
+        skipped, error = _match_conditions_exactly(compiled, _stage_data(compiled, inputs, match=True))
+        if error is not None:
+            if policy.failure_policy == "Ignore":
+                return ValidateResult(skipped_by="matchConditions error ignored (failurePolicy: Ignore)")
+            return _error_decision(policy.failure_policy, error)
+        if skipped is not None:
+            return ValidateResult(skipped_by=skipped)
+    data = _stage_data(compiled, inputs)
+    try:
+        found, remaining = exact.run_filter(compiled, data, compiled.validations, RUNTIME_CEL_COST_BUDGET)
+    except CelCostError:
+        return _error_decision(policy.failure_policy, OUT_OF_BUDGET)
+    results: list[tuple[Any, str | None, float]] = [r for r in found if r is not None]
+    messages: list[Any] = []
+    message_error: str | None = None
+    try:
+        evaluated, _ = exact.run_filter(compiled, data, compiled.message_expressions, remaining)
+        messages = [None if r is None else r[0] for r in evaluated]
+    except CelCostError:
+        message_error = OUT_OF_BUDGET
+    decisions = _decisions(policy, results, messages, message_error)
+    annotations = []
+    if compiled.audit_annotations:
+        try:
+            audited, _ = exact.run_filter(compiled, _stage_data(compiled, inputs, audit=True), compiled.audit_annotations, RUNTIME_CEL_COST_BUDGET)
+        except CelCostError:
+            return _error_decision(policy.failure_policy, OUT_OF_BUDGET)
+        for annotation, outcome in zip(policy.audit_annotations, audited):
+            assert outcome is not None
+            value, error, elapsed = outcome
+            annotations.append(_audit_annotation(annotation.key, annotation.value_expression, value, error, elapsed, policy.failure_policy))
+    return ValidateResult(tuple(decisions), tuple(annotations))
+
+
+def _match_conditions_exactly(compiled: CompiledPolicy, data: dict[str, Any]) -> tuple[str | None, str | None]:
+    try:
+        found, _ = exact.run_filter(compiled, data, compiled.match_conditions, RUNTIME_CEL_COST_BUDGET_MATCH_CONDITIONS)
+    except CelCostError:
+        return None, OUT_OF_BUDGET
+    return _match_outcome(compiled, [r for r in found if r is not None])
+
+
+def _decisions(policy: Any, results: list[tuple[Any, str | None, float]], messages: list[Any], message_error: str | None) -> list[Decision]:
+    decisions = []
+    for index, (validation, (value, error, elapsed)) in enumerate(zip(policy.validations, results)):
+        if error is not None:
+            decisions.append(Decision(_error_action(policy.failure_policy), "error", error, "", elapsed, index))
+        elif message_error is not None:
+            decisions.append(Decision(_error_action(policy.failure_policy), "error", f"failed messageExpression: {message_error}", "", elapsed, index))
+        elif not _is_true(value):
+            message = _failure_message(validation.expression, validation.message, messages[index] if index < len(messages) else None)
+            decisions.append(Decision("deny", "deny", message, validation.reason or "Invalid", elapsed, index))
+        else:
+            decisions.append(Decision("admit", "admit", "", "", elapsed, index))
+    return decisions
+
+
+def _validate(compiled: CompiledPolicy, inputs: Inputs, *, exact: bool) -> ValidateResult:
     policy = compiled.policy
     base = {"object": inputs.object, "oldObject": inputs.old_object, "params": inputs.params}
     if compiled.match_conditions:
-        conditions = _Stage(compiled, {**base, **inputs.authorizer, "request": inputs.match_request, "namespaceObject": None}, inputs)
+        conditions = _Stage(compiled, {**base, **inputs.authorizer, "request": inputs.match_request, "namespaceObject": None}, inputs, exact)
         skipped, error = _match_conditions(compiled, conditions)
         if error is not None:
             if policy.failure_policy == "Ignore":
@@ -327,7 +455,7 @@ def validate(compiled: CompiledPolicy, inputs: Inputs) -> ValidateResult:
         if skipped is not None:
             return ValidateResult(skipped_by=skipped)
 
-    stage = _Stage(compiled, {**base, **inputs.authorizer, "request": inputs.request, "namespaceObject": inputs.namespace_object}, inputs)
+    stage = _Stage(compiled, {**base, **inputs.authorizer, "request": inputs.request, "namespaceObject": inputs.namespace_object}, inputs, exact)
     budget = CostBudget(RUNTIME_CEL_COST_BUDGET)
     results: list[tuple[Any, str | None, float]] = []
     try:
@@ -356,19 +484,9 @@ def validate(compiled: CompiledPolicy, inputs: Inputs) -> ValidateResult:
     except CelCostError:
         message_error = OUT_OF_BUDGET
 
-    decisions = []
-    for index, (validation, (value, error, elapsed)) in enumerate(zip(policy.validations, results)):
-        if error is not None:
-            decisions.append(Decision(_error_action(policy.failure_policy), "error", error, "", elapsed, index))
-        elif message_error is not None:
-            decisions.append(Decision(_error_action(policy.failure_policy), "error", f"failed messageExpression: {message_error}", "", elapsed, index))
-        elif not _is_true(value):
-            message = _failure_message(validation.expression, validation.message, messages[index] if index < len(messages) else None)
-            decisions.append(Decision("deny", "deny", message, validation.reason or "Invalid", elapsed, index))
-        else:
-            decisions.append(Decision("admit", "admit", "", "", elapsed, index))
+    decisions = _decisions(policy, results, messages, message_error)
 
-    audits = _Stage(compiled, {**base, "request": inputs.request, "namespaceObject": inputs.namespace_full}, inputs) if compiled.audit_annotations else None
+    audits = _Stage(compiled, {**base, "request": inputs.request, "namespaceObject": inputs.namespace_full}, inputs, exact) if compiled.audit_annotations else None
     annotations = []
     audit_budget = CostBudget(RUNTIME_CEL_COST_BUDGET)
     for annotation, expression in zip(policy.audit_annotations, compiled.audit_annotations):
@@ -401,6 +519,17 @@ def _match_conditions(compiled: CompiledPolicy, stage: _Stage) -> tuple[str | No
     if errors:
         return None, aggregate(errors)
     return None, None
+
+
+def _match_outcome(compiled: CompiledPolicy, results: list[tuple[Any, str | None, float]]) -> tuple[str | None, str | None]:
+    """(name of the first false condition, aggregated error): a false condition wins."""
+    errors: list[str] = []
+    for condition, (value, error, _) in zip(compiled.policy.match_conditions, results):
+        if error is None and _plain(value) is False:
+            return f"matchCondition '{condition.name}' is false", None
+        if error is not None:
+            errors.append(error)
+    return (None, aggregate(errors)) if errors else (None, None)
 
 
 def aggregate(messages: list[str]) -> str:

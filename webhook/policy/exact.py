@@ -1,0 +1,84 @@
+"""A filter of a policy evaluated with cel-go's exact runtime cost (webhook/cel/runtime_cost.py).
+
+kube-apiserver evaluates each filter (validations, then messageExpressions with what is left
+of the budget; auditAnnotations; matchConditions) expression by expression over one
+activation (admission/plugin/cel/filter.go and condition.go ForInput): a variable is evaluated
+at most once per filter, when an expression first reads it, as its own program under the
+per-call limit, and its cost is charged to the filter's budget before the reading
+expression's own cost (composition.go variableAccessor; "validation failed due to running
+out of cost budget" when either does not fit). A variable that fails reads as
+``composited variable "x" fails to evaluate: <error>``. validator.py takes this path when its
+cheap upper bounds cannot prove that no limit is reached, when cel-cpp's own iteration cap
+stopped an expression, and for the exact text of an error in an expression with variables.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Sequence
+
+from webhook.cel import PER_CALL_LIMIT, CelCostError
+from webhook.cel.runtime_cost import COST_LIMIT_EXCEEDED, CostLimitExceeded, Error, evaluate
+from webhook.policy.compiler import CompiledPolicy, PolicyExpression, environment
+
+OUT_OF_BUDGET = "validation failed due to running out of cost budget, no further validation rules will be run"
+
+Result = tuple[Any, "str | None", float]  # (value, error message, elapsed) as validator.py uses it
+
+
+class ExactFilter:
+    """One ForInput: one activation, one lazy variable map, one budget."""
+
+    def __init__(self, compiled: CompiledPolicy, activation: Mapping[str, Any], budget: int) -> None:
+        self.compiled = compiled
+        self.activation = activation
+        self.remaining = budget
+        self.calls = environment(compiled.policy.param_kind is not None).calls()
+        self._values: dict[str, Any] = {}
+        self._composition_cost = 0
+
+    def _variable(self, name: str) -> Any:
+        if name in self._values:
+            return self._values[name]
+        variable = self.compiled.variable(name)
+        if variable.direct.ast is None:
+            raise CelCostError("internal error: a variable without an AST", per_call=False)
+        try:
+            value, cost = evaluate(variable.direct.ast, self.calls, self.activation, PER_CALL_LIMIT, self._variable)
+        except CostLimitExceeded as exc:
+            value, cost = Error(COST_LIMIT_EXCEEDED), exc.cost
+        if isinstance(value, Error):
+            value = Error(f'composited variable "{name}" fails to evaluate: {value.message}')
+        self._composition_cost += cost
+        self._values[name] = value
+        return value
+
+    def run(self, expression: PolicyExpression) -> Result:
+        """Evaluate one expression; the budget running out raises CelCostError (not per call)."""
+        ast = expression.direct.ast
+        if ast is None:
+            raise CelCostError("internal error: an expression without an AST", per_call=False)
+        started = time.perf_counter()
+        try:
+            value, cost = evaluate(ast, self.calls, self.activation, PER_CALL_LIMIT, self._variable)
+        except CostLimitExceeded as exc:
+            value, cost = Error(COST_LIMIT_EXCEEDED), exc.cost
+        elapsed = time.perf_counter() - started
+        composition, self._composition_cost = self._composition_cost, 0
+        if composition > self.remaining:
+            raise CelCostError(OUT_OF_BUDGET, per_call=False)
+        self.remaining -= composition
+        if cost > self.remaining:
+            raise CelCostError(OUT_OF_BUDGET, per_call=False)
+        self.remaining -= cost
+        if isinstance(value, Error):
+            # cel/activation.go Evaluate
+            return None, f"expression '{expression.source}' resulted in error: {value.message}", elapsed
+        return value, None, elapsed
+
+
+def run_filter(compiled: CompiledPolicy, activation: Mapping[str, Any], expressions: Sequence[PolicyExpression | None],
+               budget: int) -> tuple[list[Result | None], int]:
+    """Every expression in order (None placeholders stay None); the remaining budget."""
+    exact = ExactFilter(compiled, activation, budget)
+    return [None if e is None else exact.run(e) for e in expressions], exact.remaining
