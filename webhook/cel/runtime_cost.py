@@ -214,6 +214,24 @@ def _from_value(result: cel.Value) -> Any:
         raise Unsupported(str(exc)) from None
 
 
+def _is_attribute(node: Expr) -> bool:
+    """An identifier or a chain of field selections and constant-free index qualifiers on one."""
+    while True:
+        if isinstance(node, Ident):
+            return True
+        if isinstance(node, Select) and not node.test_only:
+            node = node.operand
+            continue
+        if isinstance(node, Call) and node.function in ("_[_]", "_[?_]", "_?._") and node.target is None and len(node.args) == 2:
+            node = node.args[0]
+            continue
+        return False
+
+
+def _is_none(value: Any) -> bool:
+    return isinstance(value, Optional) and not value.present
+
+
 def _is_literal(node: Expr) -> bool:
     """Whether cel-go's OptOptimize makes ``node`` a constant (zero cost)."""
     if isinstance(node, Const):
@@ -299,8 +317,15 @@ class Evaluation:
             return value
         if isinstance(value, dict) and field in value:
             return value[field]
-        if isinstance(value, Optional):
-            raise Unsupported("select on an optional")
+        if isinstance(value, Optional):  # inside an optional chain every qualifier is optional
+            if not value.present:
+                return value
+            inner = value.value
+            if isinstance(inner, dict):
+                return Optional(field in inner, inner.get(field))
+            if inner is None or not isinstance(inner, (list, tuple, Optional)):
+                return Optional(False)
+            raise Unsupported("optional select on a list")
         return self.calls.select(value, field)
 
     def _is_variable(self, node: Expr) -> bool:
@@ -311,8 +336,10 @@ class Evaluation:
     def _select(self, node: Select) -> Any:
         if not node.test_only:
             return self._qualified(node)
-        value = self._qualified(node.operand)
-        self.charge(SELECT_AND_IDENT_COST)  # evalTestOnly
+        # evalTestOnly: 1, plus the qualifiers of its operand; the operand's root is not
+        # observed (has(object.spec) costs 1, has(object.spec.x) 2)
+        value = self._qualified(node.operand, root=False)
+        self.charge(SELECT_AND_IDENT_COST)
         if isinstance(value, Error):
             return value
         if isinstance(value, dict):
@@ -323,71 +350,101 @@ class Evaluation:
             raise Unsupported("has() on an optional")
         return False  # null and scalars: cel-go without EnableErrorOnBadPresenceTest
 
-    def _qualified(self, operand: Expr) -> Any:
+    def _qualified(self, operand: Expr, root: bool = True) -> Any:
         """An attribute: 1 for its root (an identifier, or a relative attribute over any other
-        expression) and 1 per qualifier (a field, an index, an optional field or index)."""
+        expression) unless ``root`` is False, and 1 per qualifier (a field, an index, an
+        optional field or index) up to and including the first that fails."""
         if isinstance(operand, Ident):
-            self.charge(SELECT_AND_IDENT_COST)
+            if root:
+                self.charge(SELECT_AND_IDENT_COST)
             return self._ident(operand.name)
         if self._is_variable(operand):
-            self.charge(2 * SELECT_AND_IDENT_COST)  # ``variables`` and its qualifier
+            self.charge((2 if root else 1) * SELECT_AND_IDENT_COST)  # ``variables`` and its qualifier
             assert self.variables is not None and isinstance(operand, Select)
             return self.variables(operand.field)
         if isinstance(operand, Select) and not operand.test_only:
-            value = self._qualified(operand.operand)
-            self.charge(SELECT_AND_IDENT_COST)
-            return self._field(value, operand.field)
+            value = self._qualified(operand.operand, root)
+            if isinstance(value, Error):
+                return value  # later qualifiers are not reached
+            result = self._field(value, operand.field)
+            if not _is_none(result):  # an optional qualifier that finds nothing is not observed
+                self.charge(SELECT_AND_IDENT_COST)
+            return result
         if isinstance(operand, Call) and operand.function in ("_[_]", "_[?_]", "_?._") and self._is_qualifier(operand):
-            return self._index(operand)
+            return self._index(operand, root)
+        if isinstance(operand, Call) and operand.function == "_?_:_":
+            return self._conditional(operand)  # a conditional attribute: qualifiers go to its branch
         value = self.eval(operand)
-        self.charge(SELECT_AND_IDENT_COST)  # the relative attribute
+        if root:
+            self.charge(SELECT_AND_IDENT_COST)  # the relative attribute
         return value
 
     def _is_qualifier(self, node: Call) -> bool:
         return len(node.args) == 2 and node.target is None
 
-    def _index(self, node: Call) -> Any:
-        container = self._qualified(node.args[0])
-        key = node.args[1]
-        key_value = _constant(key) if isinstance(key, Const) else self.eval(key)
-        self.charge(SELECT_AND_IDENT_COST)  # the qualifier
+    def _index(self, node: Call, root: bool = True) -> Any:
+        container = self._qualified(node.args[0], root)
         if isinstance(container, Error):
             return container
+        key = node.args[1]
+        key_value = _constant(key) if isinstance(key, Const) else self.eval(key)
         if isinstance(key_value, Error):
+            self.charge(SELECT_AND_IDENT_COST)
             return key_value
-        optional = node.function != "_[_]"
+        result = self._qualify(node.function, container, key_value, node)
+        if not _is_none(result):  # an optional qualifier that finds nothing is not observed
+            self.charge(SELECT_AND_IDENT_COST)
+        return result
+
+    def _qualify(self, function: str, container: Any, key: Any, node: Call) -> Any:
+        optional = function != "_[_]" or isinstance(container, Optional)
         if isinstance(container, Optional):
-            if not optional and node.function == "_[_]":
-                raise Unsupported("index of an optional")
             if not container.present:
-                return Optional(False)
+                return container
             container = container.value
-        if node.function == "_?._" or node.function == "_[?_]":
+        if optional:
             if isinstance(container, dict):
-                return Optional(key_value in container, container.get(key_value)) if _hashable(key_value) else Optional(False)
-            if isinstance(container, (list, tuple)) and type(key_value) is int:
-                inside = 0 <= key_value < len(container)
-                return Optional(inside, container[key_value] if inside else None)
-            if node.function == "_?._" and (container is None or not isinstance(container, (list, tuple))):
+                return Optional(key in container, container.get(key)) if _hashable(key) else Optional(False)
+            if isinstance(container, (list, tuple)) and type(key) is int:
+                inside = 0 <= key < len(container)
+                return Optional(inside, container[key] if inside else None)
+            if function == "_?._" and (container is None or not isinstance(container, (list, tuple))):
                 return Optional(False)  # cel-go: an optional select on null or a scalar is none
             raise Unsupported("optional index")
-        if isinstance(container, dict) and _hashable(key_value) and key_value in container and type(key_value) is not float:
-            return container[key_value]
-        if isinstance(container, (list, tuple)) and type(key_value) is int and 0 <= key_value < len(container):
-            return container[key_value]
-        return self.calls.call(node, [container, key_value])
+        if isinstance(container, dict) and _hashable(key) and key in container and type(key) is not float:
+            return container[key]
+        if isinstance(container, (list, tuple)) and type(key) is int and 0 <= key < len(container):
+            return container[key]
+        return self.calls.call(node, [container, key])
+
+    def _conditional(self, node: Call) -> Any:
+        """cel-go plans every ternary as a conditional attribute: no cost of its own; a branch
+        that is an attribute costs only its qualifiers, any other branch what it costs."""
+        condition = self.eval(node.args[0])
+        if isinstance(condition, Error):
+            return condition
+        if not isinstance(condition, bool):
+            return Error("no such overload")
+        branch = node.args[1] if condition else node.args[2]
+        return self._qualified(branch, root=False) if _is_attribute(branch) else self.eval(branch)
 
     def _call(self, node: Call) -> Any:
         function = node.function
         if function in ("_&&_", "_||_"):
             return self._logic(node, function == "_&&_")
         if function == "_?_:_":
-            condition = self.eval(node.args[0])
-            if isinstance(condition, Error):
-                return condition
-            if not isinstance(condition, bool):
-                return Error("no such overload")
-            return self.eval(node.args[1] if condition else node.args[2])
+            return self._conditional(node)
+        if function in ("orValue", "or") and node.target is not None and len(node.args) == 1:
+            # evalOptionalOr / evalOptionalOrValue: no cost of their own, the alternative only
+            # evaluated when the receiver is none
+            receiver = self.eval(node.target)
+            if isinstance(receiver, Error):
+                return receiver
+            if not isinstance(receiver, Optional):
+                return Error(f"no such overload")
+            if receiver.present:
+                return receiver.value if function == "orValue" else receiver
+            return self.eval(node.args[0])
         if function in ("_[_]", "_[?_]", "_?._") and self._is_qualifier(node):
             return self._index(node)
         if _is_set_membership(node):
@@ -402,7 +459,9 @@ class Evaluation:
         operands = ((node.target,) if node.target is not None else ()) + node.args
         args = [self.eval(o) for o in operands]
         result = self._apply(node, args)
-        self.charge(self._call_cost(node, args))
+        if not (function == "matches" and any(isinstance(a, Error) for a in args)):
+            # (a matches() over a constant pattern, precompiled, is not observed on an error)
+            self.charge(self._call_cost(node, args))
         return result
 
     def _apply(self, node: Call, args: list[Any]) -> Any:
