@@ -159,13 +159,12 @@ def changed(template: dict[str, Any], changes: Iterable[str]) -> dict[str, Any]:
 
 
 def _case_object(directory: Path, templates: Path, entry: dict[str, Any]) -> dict[str, Any]:
-    """An inline object (``object``, or the entry itself when it has a kind) or a template with changes."""
-    if "object" in entry:
-        return entry["object"]
+    """The entry itself when it has a kind; else ``object`` or the file ``template``, with the
+    entry's ``field_change_list`` applied."""
     if "kind" in entry:
         return entry
-    template = yaml.safe_load((templates / entry["template"]).read_text())
-    return changed(template, entry.get("field_change_list") or [])
+    base = entry["object"] if "object" in entry else yaml.safe_load((templates / entry["template"]).read_text())
+    return changed(base, entry.get("field_change_list") or [])
 
 
 def kubescape_cases(directory: Path, policies: dict[str, dict[str, Any]], templates: Path,
@@ -202,12 +201,12 @@ def kubescape_cases(directory: Path, policies: dict[str, dict[str, Any]], templa
 def load_collection(directory: Path) -> Collection:
     harness = yaml.safe_load((directory / "harness.yaml").read_text())
     name = harness["name"]
-    policies = [d for d in _yaml_documents(_glob(directory, harness.get("policies", []))) if d["kind"] == POLICY_KIND]
-    for adaptation in harness.get("adaptations", []):  # each one documented in harness.yaml
-        policy = next(p for p in policies if p["metadata"]["name"] == adaptation["policy"])
-        for change in adaptation["changes"]:
-            path, _, value = change.partition("=")
-            set_field(policy, path, value)
+    policies = []
+    for path in _glob(directory, harness.get("policies", [])):
+        for policy in (d for d in _yaml_documents([path]) if d["kind"] == POLICY_KIND):
+            # Each adaptation of a library file is documented in harness.yaml.
+            changes = harness.get("adaptations", {}).get(str(path.relative_to(directory)), [])
+            policies.append(changed(policy, changes))
     templates = directory / harness.get("templates", ".")
     by_name = {p["metadata"]["name"]: p for p in policies}
     bindings, params, cases = [], [], []
