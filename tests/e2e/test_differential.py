@@ -229,7 +229,8 @@ def collection_comparisons(cluster, webhook, tmp_path_factory) -> list[Compariso
 
 def _oracle_lines(results: list[Comparison], cases: list[CollectionCase]) -> str:
     """How often the API server met each library's own expectations (as the library's runner
-    reads an answer), and what it answered to each limit case."""
+    reads an answer), what it answered to each limit case, and every case it refused for a
+    reason other than a policy (an invalid object)."""
     lines = []
     by_collection: dict[str, list[bool]] = {}
     for comparison, case in zip(results, cases):
@@ -242,7 +243,9 @@ def _oracle_lines(results: list[Comparison], cases: list[CollectionCase]) -> str
     for name, met in by_collection.items():
         lines.append(f"{name}: the API server meets {sum(met)} of the library's {len(met)} expectations")
     for comparison in results:
-        if comparison.case.id.startswith("limits/"):
+        if comparison.native.category.startswith("failed"):  # refused by something other than a policy
+            lines.append(f"{comparison.case.id}: API server {comparison.native.category}: {comparison.native.message}")
+        elif comparison.case.id.startswith("limits/"):
             native = comparison.native
             lines.append(f"{comparison.case.id}: API server {native.category}"
                          + (f": {native.message}" if native.message else ""))
