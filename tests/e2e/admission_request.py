@@ -29,6 +29,22 @@ _RESOURCES = {
     ("apps/v1", "DaemonSet"): "daemonsets",
     ("batch/v1", "Job"): "jobs",
     ("batch/v1", "CronJob"): "cronjobs",
+    # The kinds the third-party collections' cases create (tests/fixtures/third_party/).
+    ("v1", "Secret"): "secrets",
+    ("v1", "Service"): "services",
+    ("v1", "ServiceAccount"): "serviceaccounts",
+    ("v1", "Endpoints"): "endpoints",
+    ("v1", "PersistentVolumeClaim"): "persistentvolumeclaims",
+    ("rbac.authorization.k8s.io/v1", "Role"): "roles",
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rolebindings",
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): "clusterroles",
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "clusterrolebindings",
+    ("networking.k8s.io/v1", "Ingress"): "ingresses",
+    ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): "horizontalpodautoscalers",
+    ("coordination.k8s.io/v1", "Lease"): "leases",
+    ("discovery.k8s.io/v1", "EndpointSlice"): "endpointslices",
+    ("storage.k8s.io/v1", "CSIStorageCapacity"): "csistoragecapacities",
 }
 
 
@@ -39,6 +55,9 @@ class AdmissionOutcome:
     status: int
     body: dict[str, Any]
     warnings: tuple[str, ...] = field(default=())
+    # The Audit-Id response header: finds this request's audit event when two requests create
+    # the same object (same namespace and name).
+    audit_id: str = ""
 
     @property
     def allowed(self) -> bool:
@@ -97,6 +116,7 @@ class Kube:
             status=response.status,
             body=parsed if isinstance(parsed, dict) else {"items": parsed},
             warnings=parse_warnings(response.headers.getlist("Warning")),
+            audit_id=response.headers.get("Audit-Id", ""),
         )
 
     def create(self, obj: dict[str, Any], namespace: str | None = None, *, dry_run: bool = False) -> AdmissionOutcome:
@@ -129,6 +149,7 @@ _CLUSTER_RESOURCES = {
     ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"): "validatingadmissionpolicies",
     ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"): "validatingadmissionpolicybindings",
     ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"): "validatingwebhookconfigurations",
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): "customresourcedefinitions",
 }
 
 

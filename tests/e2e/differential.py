@@ -36,9 +36,10 @@ from admission_request import AdmissionOutcome
 VAP_MESSAGE = "ValidatingAdmissionPolicy '"
 WEBHOOK_ANNOTATION_PREFIX = "validate.celgate.io/"
 # Audit annotations the API server adds for reasons of its own (apiserver.latency.k8s.io/* only
-# on requests slower than 500 ms).
+# on requests slower than 500 ms; k8s.io/deprecated and k8s.io/removed-release on deprecated
+# APIs such as v1 Endpoints).
 _NOT_ADMISSION = ("authorization.k8s.io/", "apiserver.latency.k8s.io/", "pod-security.kubernetes.io/",
-                  "mutation.webhook.")
+                  "mutation.webhook.", "k8s.io/deprecated", "k8s.io/removed-release")
 
 
 @dataclass(frozen=True)
@@ -331,11 +332,19 @@ def summarize(comparisons: Iterable[Comparison]) -> Summary:
     return Summary(len(comparisons), agree, len(comparisons) - agree)
 
 
-def render_table(comparisons: list[Comparison], *, per_group: int = 3) -> str:
-    """Counts per case group, differences by aspect, and the first few differences of each group."""
+def _groups(comparisons: Iterable[Comparison]) -> dict[str, list[Comparison]]:
+    """Comparisons by the first segment of their case id (psa, custom, kubescape, ...)."""
     groups: dict[str, list[Comparison]] = {}
     for comparison in comparisons:
         groups.setdefault(comparison.case.id.split("/", 1)[0], []).append(comparison)
+    return groups
+
+
+def render_table(comparisons: list[Comparison], *, per_group: int = 3, in_full: Iterable[str] = ()) -> str:
+    """Counts per case group, differences by aspect, and the first few differences of each group
+    (every difference of the groups named in ``in_full``)."""
+    groups = _groups(comparisons)
+    in_full = set(in_full)
     rows = [("cases", "compared", "agree", "differ", "native outcomes")]
     for group, members in sorted(groups.items()):
         outcomes = Counter(c.native.category for c in members)
@@ -353,19 +362,28 @@ def render_table(comparisons: list[Comparison], *, per_group: int = 3) -> str:
         lines.append("\ndifferences by aspect: " + ", ".join(f"{k} {n}" for k, n in aspects.most_common()))
     for group, members in sorted(groups.items()):
         group_differing = [c for c in members if not c.agree]
+        shown = len(group_differing) if group in in_full else min(per_group, len(group_differing))
         if group_differing:
-            lines.append(f"\n{group}: first {min(per_group, len(group_differing))} of {len(group_differing)} differences")
-            for comparison in group_differing[:per_group]:
+            lines.append(f"\n{group}: " + (f"all {shown}" if shown == len(group_differing) else
+                                             f"first {shown} of {len(group_differing)}") + " differences")
+            for comparison in group_differing[:shown]:
                 lines.append(f"  {comparison.case.id}")
                 lines.extend(f"    {d}" for d in comparison.differences)
     return "\n".join(lines)
 
 
-def write_report(path: Path, comparisons: list[Comparison]) -> Summary:
-    """The counts tests/e2e/run prints, plus every difference in full, as JSON."""
+def write_report(path: Path, comparisons: list[Comparison], collections: Iterable[str] = ()) -> Summary:
+    """The counts tests/e2e/run prints, plus every difference in full, as JSON. ``collections``
+    (case groups that are policy collections: kubescape, ...) get a row each."""
     summary = summarize(comparisons)
+    groups = _groups(comparisons)
+    rows = []
+    for name in collections:
+        s = summarize(groups.get(name, []))
+        rows.append({"collection": name, "compared": s.compared, "agree": s.agree, "differ": s.differ})
     path.write_text(json.dumps({
         "compared": summary.compared, "agree": summary.agree, "differ": summary.differ,
+        "collections": rows,
         "differences": [{"case": c.case.id, "differences": list(c.differences)} for c in comparisons if not c.agree],
     }, indent=2))
     return summary

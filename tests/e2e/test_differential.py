@@ -6,8 +6,12 @@ API objects and into celgate. Every v1.35 Pod of the PSA conformance corpus unde
 namespace configurations, and the custom cases of differential/cases.yaml, are created in both
 modes; differential.py says what is compared. Policy creation is compared too: each entry of
 differential/policy-validation.yaml is created natively (dry run) and loaded by celgate, and
-acceptance, fields and messages must agree. The counts go to
-``$CELGATE_E2E_DIFFERENTIAL_REPORT`` (JSON; tests/e2e/run prints them) and the table to stdout.
+acceptance, fields and messages must agree. Public policy collections
+(tests/fixtures/third_party/: kubescape's cel-admission-library with its own test cases, the
+Kubernetes documentation's examples) and the cost-limit cases of differential/limits/ run the
+same way through a second celgate (collection_run.py). The counts, with a row per collection,
+go to ``$CELGATE_E2E_DIFFERENTIAL_REPORT`` (JSON; tests/e2e/run prints them) and the table to
+stdout.
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ from differential import (
     Case, Comparison, Scenario, Verdict, custom_cases, differences, policy_validation_cases, psa_cases, render_table,
     validation_verdict, verdict, workload_cases, write_report,
 )
-from e2e_objects import E2E_POLICIES, SHIPPED_POLICIES, pod
+from celgate_process import CelgateProcess
+from collection_run import (
+    COLLECTIONS_WEBHOOK_CONFIG, install_prerequisites, labelled, native_documents, remove, settle, wait_for_webhook,
+    write_policy_dir,
+)
+from collection_run import webhook_configuration as collections_webhook
+from e2e_objects import E2E_POLICIES, SHIPPED_POLICIES, WEBHOOK_PREFIX, pod
+from policy_collections import Collection, CollectionCase, load_collection, third_party_collections
 from registration import REPO, install_native, nativize, read_policy_documents, uninstall
 from webhook.documents import Document
 from webhook.policy.errors import PolicyLoadError
@@ -34,6 +45,8 @@ pytestmark = pytest.mark.e2e
 CORPUS = Path(os.environ.get("CELGATE_PSA_CORPUS", REPO.parent / "shared" / "conformance" / "psa"))
 CUSTOM_CASES = Path(__file__).resolve().parent / "differential" / "cases.yaml"
 POLICY_VALIDATION_CASES = Path(__file__).resolve().parent / "differential" / "policy-validation.yaml"
+LIMIT_CASES = Path(__file__).resolve().parent / "differential" / "limits"
+COLLECTION_SCENARIO = Scenario("collection", {})
 
 
 def _namespaces(cluster, scenario: Scenario) -> dict[str, str]:
@@ -44,6 +57,11 @@ def _namespaces(cluster, scenario: Scenario) -> dict[str, str]:
             cluster.kube.must("POST", f"/api/v1/namespaces/{ns}/configmaps", configmap)
         created[mode] = ns
     return created
+
+
+def _audit_by_id(cluster) -> dict[str, dict]:
+    return {event["auditID"]: event for event in cluster.audit_events()
+            if event.get("stage") == "ResponseComplete" and event.get("auditID")}
 
 
 def _audit_index(cluster) -> dict[tuple[str, str], dict]:
@@ -159,15 +177,92 @@ def update_comparisons(cluster, webhook, admission_comparisons) -> list[Comparis
     return comparisons
 
 
+def _collections() -> list[Collection]:
+    return third_party_collections() + [load_collection(LIMIT_CASES)]
+
+
 @pytest.fixture(scope="module")
-def comparisons(admission_comparisons, update_comparisons, validation_comparisons) -> list[Comparison]:
-    return admission_comparisons + update_comparisons + validation_comparisons
+def collection_comparisons(cluster, webhook, tmp_path_factory) -> list[Comparison]:
+    """Public policy collections (tests/fixtures/third_party/) and the limit cases, natively and
+    through a second celgate holding only them (collection_run.py says how the two are kept
+    apart; none of their bindings selects the objects of the other cases, nor the reverse)."""
+    collections = _collections()
+    kube = cluster.kube
+    created = install_prerequisites(kube, collections)
+    process = CelgateProcess(tmp_path_factory.mktemp("celgate-collections"),
+                             [write_policy_dir(tmp_path_factory.mktemp("collection-policies"), collections)],
+                             cluster.kubeconfig, workers=2)
+    installed: list[dict] = []
+    try:
+        process.start()
+        kube.apply(collections_webhook({"url": process.url, "caBundle": process.ca_bundle}))
+        wait_for_webhook(kube, WEBHOOK_PREFIX)
+        installed = install_native(kube, native_documents(collections),
+                                   cluster.create_namespace("native", prefix="diff-probe"))
+        settle()
+        cases = [case for collection in collections for case in collection.cases]
+        started = time.monotonic()
+
+        def both(case):
+            return case, {mode: kube.create(labelled(case, mode), case.namespace, dry_run=True)
+                          for mode in ("native", "webhook")}
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            outcomes = list(pool.map(both, cases))
+        elapsed = time.monotonic() - started
+    finally:
+        uninstall(kube, installed)
+        kube.delete("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", COLLECTIONS_WEBHOOK_CONFIG)
+        process.stop()
+        remove(kube, created)
+    audit = _audit_by_id(cluster) if cluster.has_audit_log else {}
+    results = []
+    for case, sides in outcomes:
+        native = verdict(sides["native"], audit.get(sides["native"].audit_id), webhook=False)
+        hooked = verdict(sides["webhook"], audit.get(sides["webhook"].audit_id), webhook=True)
+        results.append(Comparison(Case(case.id, COLLECTION_SCENARIO, case.obj), native, hooked,
+                                  differences(native, hooked)))
+    print(f"\n{2 * len(cases)} dry-run creates of {len(collections)} policy collections in {elapsed:.1f} s")
+    print(_oracle_lines(results, cases))
+    return results
+
+
+def _oracle_lines(results: list[Comparison], cases: list[CollectionCase]) -> str:
+    """How often the API server met each library's own expectations (as the library's runner
+    reads an answer), what it answered to each limit case, and every case it refused for a
+    reason other than a policy (an invalid object)."""
+    lines = []
+    by_collection: dict[str, list[bool]] = {}
+    for comparison, case in zip(results, cases):
+        if case.expected is None:
+            continue
+        native = comparison.native
+        policy_named = f"'{case.policy}'" in native.message or any(f"'{case.policy}'" in w for w in native.warnings)
+        got = ("pass" if not policy_named else "warn") if native.allowed else ("fail" if policy_named else "other")
+        by_collection.setdefault(case.id.split("/", 1)[0], []).append(got == case.expected)
+    for name, met in by_collection.items():
+        lines.append(f"{name}: the API server meets {sum(met)} of the library's {len(met)} expectations")
+    for comparison in results:
+        if comparison.native.category.startswith("failed"):  # refused by something other than a policy
+            lines.append(f"{comparison.case.id}: API server {comparison.native.category}: {comparison.native.message}")
+        elif comparison.case.id.startswith("limits/"):
+            native = comparison.native
+            lines.append(f"{comparison.case.id}: API server {native.category}"
+                         + (f": {native.message}" if native.message else ""))
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def comparisons(admission_comparisons, update_comparisons, validation_comparisons,
+                collection_comparisons) -> list[Comparison]:
+    return admission_comparisons + update_comparisons + validation_comparisons + collection_comparisons
 
 
 def test_celgate_agrees_with_the_builtin_admission_policy_plugin(comparisons):
     report = Path(os.environ.get("CELGATE_E2E_DIFFERENTIAL_REPORT", "/tmp/celgate-e2e-differential.json"))
-    summary = write_report(report, comparisons)
-    print("\n" + render_table(comparisons))
+    names = [collection.name for collection in _collections()]
+    summary = write_report(report, comparisons, names)
+    print("\n" + render_table(comparisons, in_full=names))
     print(summary.line())
     differing = [c for c in comparisons if not c.agree]
     assert not differing, f"{len(differing)} of {len(comparisons)} cases differ (table above; all in {report})"
@@ -182,3 +277,11 @@ def test_the_corpus_exercised_every_outcome(comparisons):
 def test_a_pod_update_is_judged_only_when_an_image_changes(update_comparisons):
     outcomes = {c.case.id: (c.native.allowed, c.webhook.allowed) for c in update_comparisons}
     assert outcomes == {"update/labels-only": (True, True), "update/image-change": (False, False)}
+
+
+def test_every_collection_was_exercised_both_ways(collection_comparisons):
+    """Guards against a vacuous run: in each collection the API server admitted and denied."""
+    outcomes: dict[str, set[bool]] = {}
+    for comparison in collection_comparisons:
+        outcomes.setdefault(comparison.case.id.split("/", 1)[0], set()).add(comparison.native.allowed)
+    assert all(seen == {True, False} for seen in outcomes.values()), outcomes
