@@ -4,7 +4,7 @@ authors' expectations, judged by celgate on the ``celgate test`` path.
 The expectations are oracle data written by the library's authors, not ours: a failure here
 says celgate disagrees with them (and, as the e2e differential shows, with kube-apiserver,
 which meets all of them). Cases listed in known-differences.yaml are expected to fail until
-the engine fix named there lands; pytest reports them XPASS once they agree.
+the cause named there is fixed (strict: a listed case that agrees fails the run).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def test_the_known_differences_are_library_cases():
 
 
 @pytest.mark.parametrize("case", [
-    pytest.param(case, id=case.id, marks=[pytest.mark.xfail(reason="known celgate difference (known-differences.yaml)")]
+    pytest.param(case, id=case.id, marks=[pytest.mark.xfail(strict=True, reason="known celgate difference (known-differences.yaml)")]
                  if case.id in KNOWN else [])
     for case in LIBRARY_CASES
 ])
