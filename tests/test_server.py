@@ -314,3 +314,51 @@ def test_the_embedded_default_serves_and_its_curl_example_denies() -> None:
     assert response["status"]["code"] == 403
     assert "privileged" in response["status"]["message"]
     assert 'container "app"' in response["status"]["message"]
+
+
+def _review_for(obj: dict, group: str, resource: str) -> dict:
+    document = review(obj)
+    document["request"]["kind"]["group"] = group
+    document["request"]["resource"] = {"group": group, "version": "v1", "resource": resource}
+    return document
+
+
+@pytest.fixture(scope="module")
+def limits_server(tmp_path_factory: pytest.TempPathFactory):
+    """The issue-10 reproductions: a short-circuited kind filter (compat.py D16) and the cost
+    and iteration limits, served as kube-apiserver would answer them."""
+    tmp = tmp_path_factory.mktemp("limits")
+    policy_dir = Path(__file__).parent / "fixtures" / "policy"
+    process = ServerProcess.with_certs(
+        tmp, ["--policies", str(policy_dir / "short-circuit" / "policy.yaml"), "--policies", str(policy_dir / "limits" / "policies.yaml"),
+              "--workers", "1", "--max-body-bytes", str(3 * 1024 * 1024)],
+    )
+    with process:
+        yield process
+
+
+def test_a_deployment_with_host_network_is_denied_after_a_short_circuit(limits_server: ServerProcess) -> None:
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "host-network", "namespace": "default"},
+        "spec": {"template": {"spec": {"hostNetwork": True, "containers": [{"name": "web", "image": "nginx"}]}}},
+    }
+    answer = post(limits_server, _review_for(deployment, "apps", "deployments")).json()["response"]
+    assert answer["allowed"] is False
+    assert answer["status"]["message"].endswith("denied request: hostNetwork is not allowed")
+
+
+@pytest.mark.parametrize(("label", "env", "allowed"), [("env-exists", 300, True), ("env-exists", 600, False), ("env-never", 2000, True)])
+def test_cost_and_iteration_limits_are_kube_apiservers(limits_server: ServerProcess, label: str, env: int, allowed: bool) -> None:
+    obj = pod(f"{label}-{env}", namespace="default", labels={"limits": label})
+    obj["spec"]["containers"][0]["env"] = [{"name": f"VAR_{i}", "value": "x"} for i in range(env)]
+    answer = post(limits_server, review(obj)).json()["response"]
+    assert answer["allowed"] is allowed, answer.get("status")
+    if not allowed:
+        assert answer["status"]["message"].endswith("resulted in error: operation cancelled: actual cost limit exceeded")
+
+
+def test_a_variable_read_by_40_validations_is_charged_once(limits_server: ServerProcess) -> None:
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big", "namespace": "default", "labels": {"limits": "variable-once"}},
+                 "data": {"big": "a" * 1_000_000}}
+    answer = post(limits_server, _review_for(configmap, "", "configmaps")).json()["response"]
+    assert answer["allowed"] is True, answer.get("status")

@@ -181,3 +181,33 @@ def test_help_lists_eval() -> None:
     done = subprocess.run(["celgate", "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0
     assert "eval" in done.stdout
+
+
+def _pod_with_env(tmp_path: Path, count: int) -> str:
+    path = tmp_path / f"pod-{count}.json"
+    container = {"name": "main", "image": "x", "env": [{"name": f"VAR_{i}", "value": "x"} for i in range(count)]}
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [container]}}))
+    return str(path)
+
+
+@pytest.mark.parametrize(("expression", "count", "code", "printed"), [
+    # issue 10, kube-apiserver v1.35.8's answers: past cel-cpp's iteration cap, within cel-go's cost
+    ("object.spec.containers.all(c, c.env.all(e, c.env.exists(f, f.name == e.name)))", 300, 0, "true"),
+    ("object.spec.containers.all(c, c.env.all(e, c.env.exists(f, f.name == e.name)))", 600, 3, ""),
+    # the upper bound exceeds the limit; cel-go stops paying when the comprehension short-circuits
+    ("!object.spec.containers.all(c, c.env.all(e, c.env.all(f, f.name == 'never')))", 2000, 0, "true"),
+])
+def test_limits_are_cel_gos(capsys, tmp_path, expression, count, code, printed) -> None:
+    status, out, err = eval_cli(capsys, expression, "--object", _pod_with_env(tmp_path, count))
+    assert status == code
+    assert out.strip() == printed
+    if code == 3:
+        assert "operation cancelled: actual cost limit exceeded" in err
+
+
+def test_a_presence_test_after_a_short_circuit_is_cel_gos(capsys, tmp_path) -> None:
+    deployment = tmp_path / "deployment.json"
+    deployment.write_text(json.dumps({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                                      "spec": {"template": {"spec": {"hostNetwork": True, "containers": []}}}}))
+    expression = "['Deployment','ReplicaSet'].all(kind, object.kind != kind) || !has(object.spec.template.spec.hostNetwork)"
+    assert eval_cli(capsys, expression, "--object", str(deployment))[:2] == (0, "false\n")

@@ -44,6 +44,8 @@ from webhook.cel.runtime_errors import strip_status
 from webhook.cel.types import lookup_opaque
 
 COST_LIMIT_EXCEEDED = "operation cancelled: actual cost limit exceeded"
+# cel-cpp's comprehension iteration cap (RuntimeOptions.comprehension_max_iterations), in its words
+ITERATION_CAP = "Iteration budget exceeded"
 
 
 class Unsupported(Exception):

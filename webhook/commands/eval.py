@@ -30,7 +30,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-from webhook.cel import CelCompileError, CelCostError, CelEnvironment, CelEvaluationError, CostBudget
+from webhook.cel import PER_CALL_LIMIT, CelCompileError, CelCostError, CelEnvironment, CelEvaluationError, CostBudget
+from webhook.cel import runtime_cost
+from webhook.cel.runtime_cost import ITERATION_CAP
 from webhook.cel.library import authz
 from webhook.cel.library.authorization import RequestResource, RuleAuthorizer, UserInfo
 from webhook.cel.string_format import go_float_g, to_cel_string
@@ -145,7 +147,8 @@ def evaluate(env: CelEnvironment, expression: str, bindings: dict[str, Any]) -> 
     try:
         return Outcome(value=json_value(compiled.evaluate(activation, budget=CostBudget())))
     except CelCostError as exc:
-        return Outcome(error=exc.message, kind="cost")
+        # an upper bound exceeded the limit: cel-go charges as the program actually runs
+        return _exactly(env, compiled, activation) or Outcome(error=exc.message, kind="cost")
     except CelEvaluationError as exc:
         if compiled.output_type == "DYN" and exc.message == _UNRENDERABLE:
             # An optional typed dyn (compat.py D11, e.g. `object.list[?0]`) reads as an error.
@@ -154,7 +157,31 @@ def evaluate(env: CelEnvironment, expression: str, bindings: dict[str, Any]) -> 
                 return retried
         return Outcome(error=exc.message, kind="runtime")
     except (TypeError, RuntimeError) as exc:
+        if ITERATION_CAP in str(exc):  # cel-cpp's own cap, which cel-go does not have
+            exact = _exactly(env, compiled, activation)
+            if exact is not None:
+                return exact
         return _unrepresentable(exc)
+
+
+def _exactly(env: CelEnvironment, compiled: Any, activation: dict[str, Any]) -> Outcome | None:
+    """The outcome by cel-go's exact runtime cost (webhook/cel/runtime_cost.py), or None where
+    that evaluator cannot decide."""
+    if compiled.ast is None:
+        return None
+    try:
+        value, _ = runtime_cost.evaluate(compiled.ast, env.calls(), activation, PER_CALL_LIMIT)
+    except runtime_cost.CostLimitExceeded:
+        return Outcome(error=runtime_cost.COST_LIMIT_EXCEEDED, kind="cost")
+    except runtime_cost.Unsupported:
+        return None
+    if isinstance(value, runtime_cost.Error):
+        return Outcome(error=value.message, kind="runtime")
+    if isinstance(value, runtime_cost.Optional):
+        return Outcome(value=json_value(value.value), optional="some") if value.present else Outcome(optional="none")
+    if isinstance(value, runtime_cost.TypeValue):
+        return Outcome(value=value.name)
+    return Outcome(value=json_value(value))
 
 
 def _evaluate_optional(env: CelEnvironment, expression: str, activation: dict[str, Any]) -> Outcome:

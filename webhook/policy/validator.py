@@ -27,7 +27,7 @@ from webhook.cel import (
 from webhook.cel.runtime_errors import strip_status
 from webhook.cel.cost import largest_size
 from webhook.cel.values import INT64_MAX, INT64_MIN, from_cel, to_cel, type_name
-from webhook.cel.runtime_cost import Unsupported
+from webhook.cel.runtime_cost import ITERATION_CAP, Unsupported
 from webhook.policy import exact
 from webhook.policy.compiler import CompiledPolicy, PolicyExpression, environment
 
@@ -218,7 +218,7 @@ class _Stage:
     def _hand_over(self, cel_cpp_failure: str | None = None) -> None:
         """Let exact.py decide: always when cel-cpp stopped at its own iteration cap (cel-go has
         none), otherwise only where it can answer more exactly (``cel_cpp_failure`` None)."""
-        if self.exact and (cel_cpp_failure is None or _ITERATION_CAP in cel_cpp_failure):
+        if self.exact and (cel_cpp_failure is None or ITERATION_CAP in cel_cpp_failure):
             raise NeedsExact()
 
     def _run(self, expression: PolicyExpression, budget: CostBudget) -> tuple[Any, str | None, float]:
@@ -277,8 +277,6 @@ class NeedsExact(Exception):
     """The cheap path cannot decide this filter as cel-go would: exact.py evaluates it."""
 
 
-# cel-cpp's comprehension iteration cap (RuntimeOptions.comprehension_max_iterations)
-_ITERATION_CAP = "Iteration budget exceeded"
 _UNUSABLE = object()
 _JSON_SCALARS = (str, bool, float, type(None))
 
