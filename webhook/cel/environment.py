@@ -252,21 +252,23 @@ class CelEnvironment:
         false/none, which cel-cpp makes an error (presence.py). A program that still holds a
         lazily bound slot is not run (compat.py D16)."""
         runnable_ast = ast
-        macros = optional_macros.rewrite(ast.expression)
+        lazy = compat.lazily_bound(ast)
+        macros = optional_macros.rewrite(ast.expression) if lazy else None
         if macros is not None:
             try:
                 program = self._env.compile(macros, disable_check=not checked)
                 runnable_ast = decode_checked(program.serialize(), macros)
+                lazy = compat.lazily_bound(runnable_ast)
             except RuntimeError:
                 pass
         rewritten = presence.rewrite(runnable_ast)
         if rewritten is not None:
             try:
+                # the guard binds with a one-element comprehension: it adds no lazy slot
                 program = self._env.compile(rewritten, disable_check=not checked)
-                runnable_ast = decode_checked(program.serialize(), rewritten)
             except RuntimeError:
                 pass
-        return program, not compat.lazily_bound(runnable_ast)
+        return program, not lazy
 
     def _reject_cel_bind(self, expression: str) -> None:
         # kube-apiserver's VAP environment has no ext.Bindings (environment/base.go): cel.bind
@@ -309,11 +311,12 @@ class CelEnvironment:
             program = self._env.compile(expression, disable_check=True)
             checked = False
         ast = decode_checked(program.serialize(), expression)
-        validate_ast(ast, expression)
-        folding_error = compat.failing_constant_conversion(ast, self._constant_error)
-        if folding_error is not None:
-            # k8s admission/plugin/cel/compile.go wraps env.Program errors this way.
-            raise CelCompileError(expression, f"program instantiation failed: {folding_error}")
+        if not internal:  # celgate's rewrites are made of parts that were checked on their own
+            validate_ast(ast, expression)
+            folding_error = compat.failing_constant_conversion(ast, self._constant_error)
+            if folding_error is not None:
+                # k8s admission/plugin/cel/compile.go wraps env.Program errors this way.
+                raise CelCompileError(expression, f"program instantiation failed: {folding_error}")
         output_type = program.return_type().name() if checked else "DYN"
         program, runnable = self._runnable(program, ast, checked)
         if not runnable and not internal:

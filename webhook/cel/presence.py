@@ -135,8 +135,8 @@ class _Edit:
     text: str
 
 
-def _has_edit(source: str, tokens: list[Token], node: Select, number: int) -> _Edit | None:
-    open_index = next((i for i, t in enumerate(tokens) if t.start == node.offset), None)
+def _has_edit(source: str, tokens: list[Token], node: Select, number: int, starts: dict[int, int]) -> _Edit | None:
+    open_index = starts.get(node.offset)
     if open_index is None or not _is(tokens[open_index], "(") or open_index == 0:
         return None
     if tokens[open_index - 1].text != "has":
@@ -155,8 +155,8 @@ def _has_edit(source: str, tokens: list[Token], node: Select, number: int) -> _E
     return _Edit(tokens[open_index - 1].start, tokens[close].end, text)
 
 
-def _optional_select_edit(source: str, tokens: list[Token], node: Call, number: int) -> _Edit | None:
-    dot_index = next((i for i, t in enumerate(tokens) if t.start == node.offset), None)
+def _optional_select_edit(source: str, tokens: list[Token], node: Call, number: int, starts: dict[int, int]) -> _Edit | None:
+    dot_index = starts.get(node.offset)
     if dot_index is None or dot_index == 0 or dot_index + 2 >= len(tokens):
         return None
     question, field = tokens[dot_index + 1], tokens[dot_index + 2]
@@ -187,11 +187,12 @@ def rewrite(ast: CheckedAst) -> str | None:
     if tokens is None:
         return None
     edits: list[_Edit] = []
+    starts = {token.start: index for index, token in enumerate(tokens)}
     for node in tests:
         if isinstance(node, Select):
-            edit = _has_edit(source, tokens, node, len(edits))
+            edit = _has_edit(source, tokens, node, len(edits), starts)
         elif isinstance(node, Call):
-            edit = _optional_select_edit(source, tokens, node, len(edits))
+            edit = _optional_select_edit(source, tokens, node, len(edits), starts)
         else:
             continue
         if edit is not None:

@@ -166,8 +166,12 @@ class _PolicyCompiler:
                 self.failed_variables.add(variable)
             return None  # the variable's own problem is reported
         composed = composition.compose(expression, dependencies, self.definitions, set(visible))
+        inlined = self._inlined(expression, dependencies, set(visible), direct) if composed.text != expression else direct
         try:
-            program = self.env.compile(composed.text, internal=True) if composed.text != expression else direct
+            # The inlined program types the expression as the composed one would; only when it
+            # fails is the composed text compiled, for errors positioned in the original.
+            program = inlined if inlined is not None else (
+                self.env.compile(composed.text, internal=True) if composed.text != expression else direct)
         except CelCompileError as exc:
             remapped = composition.remap_errors(exc.message, composed, expression)
             if not remapped:
@@ -180,7 +184,7 @@ class _PolicyCompiler:
                     self.failed_variables.add(variable)
                 return None
         typed = program or direct
-        runnable = self._inlined(expression, dependencies, set(visible), direct) if program is not direct else direct
+        runnable = inlined
         if returns is not None and typed.checked and typed.output_type not in returns:
             actual = cel_go_type_name(typed.program.return_type().name())
             if len(returns) == 1:
