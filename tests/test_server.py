@@ -128,6 +128,13 @@ def test_a_warn_binding_returns_a_warning_and_an_audit_annotation(server: Server
          {"content-type": "application/json"}, 400, "request.uid: required field is missing"),
         (b"{}", {"content-type": "text/plain"}, 415, "unsupported Content-Type 'text/plain'"),
         (b"{" + b" " * 300_000 + b"}", {"content-type": "application/json"}, 413, "exceeds the limit of 200000 bytes"),
+        # issue 13: these were 500s with a traceback
+        (b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": ' + b"[" * 90_000 + b"]" * 90_000 + b"}",
+         {"content-type": "application/json"}, 400, "nests arrays and objects deeper than 200 levels"),
+        (b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": ' + b'{"a": ' * 5_000 + b"1" + b"}" * 5_000 + b"}",
+         {"content-type": "application/json"}, 400, "nests arrays and objects deeper than 200 levels"),
+        (b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": ' + b'{"a": ' * 300 + b"1" + b"}" * 300 + b"}",
+         {"content-type": "application/json"}, 400, "nests arrays and objects deeper than 200 levels"),
     ],
 )
 def test_bad_requests_get_a_4xx_status_with_a_message(server: ServerProcess, body: bytes, headers: dict,

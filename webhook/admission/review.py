@@ -109,12 +109,38 @@ def _object(value: Any, path: str) -> dict[str, Any] | None:
     return _require_mapping(value, path)
 
 
+# Python's JSON decoder recurses once per level and stops near the interpreter's recursion limit
+# (1,000), and copying and converting objects into CEL recurse too (two frames a level). Real
+# objects nest a few dozen levels; the deepest custom resources well under 200.
+MAX_NESTING_DEPTH = 200
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """Whether any array or object in ``document`` is nested more than ``limit`` levels deep."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values() if isinstance(item, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value if isinstance(item, (dict, list)))
+    return False
+
+
 def parse_review(body: bytes) -> ParsedReview:
     """Parse and check an AdmissionReview v1 request body."""
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReviewError(f"request body is not valid JSON: {exc}", 400) from None
+    except RecursionError:
+        raise ReviewError(
+            f"request body nests arrays and objects deeper than {MAX_NESTING_DEPTH} levels", 400
+        ) from None
+    if _deeper_than(document, MAX_NESTING_DEPTH):
+        raise ReviewError(f"request body nests arrays and objects deeper than {MAX_NESTING_DEPTH} levels", 400)
     review = _require_mapping(document, "body")
     api_version, kind = review.get("apiVersion"), review.get("kind")
     if api_version != API_VERSION or kind != KIND:
