@@ -1,7 +1,8 @@
 """Loading a policy set: read, validate as on create, compile — all or nothing.
 
 Accepts admissionregistration.k8s.io/v1, and v1beta1/v1alpha1 converted to v1 (their
-ValidatingAdmissionPolicy and Binding schemas carry the same fields). Every problem in every
+ValidatingAdmissionPolicy and Binding schemas carry the same fields), and objects of a loaded
+policy's paramKind as the set's default params (a ConfigMap shipped beside its policies). Every problem in every
 document is collected before PolicyLoadError is raised, so one run shows everything to fix.
 """
 
@@ -38,6 +39,9 @@ class PolicySet:
     policies: Mapping[str, CompiledPolicy]
     bindings: Mapping[str, Binding]
     sources: tuple[str, ...] = field(default=())
+    # Objects of a loaded policy's paramKind found among the policy documents: default params,
+    # as if they existed in the cluster (cluster_data.WithShippedParams).
+    params: tuple[dict[str, Any], ...] = field(default=())
 
     def names(self) -> list[str]:
         return sorted(self.policies)
@@ -77,8 +81,24 @@ def load_policy_documents(documents: Sequence[Document], read_problems: Sequence
     policies: dict[str, CompiledPolicy] = {}
     bindings: dict[str, Binding] = {}
     seen: dict[tuple[str, str], Origin] = {}
+    others: list[Document] = []
     for doc in documents:
-        problems.extend(_load_document(doc, policies, bindings, seen))
+        if doc.obj.get("kind") in (POLICY_KIND, BINDING_KIND) and doc.obj.get("apiVersion") in API_VERSIONS:
+            problems.extend(_load_document(doc, policies, bindings, seen))
+        else:
+            others.append(doc)
+    param_kinds = {
+        (_group(p.policy.param_kind.api_version), p.policy.param_kind.kind)
+        for p in policies.values() if p.policy.param_kind is not None
+    }
+    params: list[dict[str, Any]] = []
+    for doc in others:
+        kind, api_version = doc.obj.get("kind"), doc.obj.get("apiVersion")
+        metadata = doc.obj.get("metadata") if isinstance(doc.obj.get("metadata"), dict) else {}
+        if isinstance(api_version, str) and (_group(api_version), kind) in param_kinds and metadata.get("name"):
+            params.append(copy.deepcopy(doc.obj))
+        else:
+            problems.extend(_load_document(doc, policies, bindings, seen))
     for binding in bindings.values():
         if binding.policy_name not in policies and not _policy_rejected(binding.policy_name, seen):
             problems.append(LoadProblem(
@@ -88,7 +108,13 @@ def load_policy_documents(documents: Sequence[Document], read_problems: Sequence
     if problems:
         raise PolicyLoadError(problems)
     sources = tuple(sorted({doc.source for doc in documents}))
-    return PolicySet(_next_generation(), dict(sorted(policies.items())), dict(sorted(bindings.items())), sources)
+    return PolicySet(
+        _next_generation(), dict(sorted(policies.items())), dict(sorted(bindings.items())), sources, tuple(params)
+    )
+
+
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
 
 
 def _policy_rejected(name: str, seen: Mapping[tuple[str, str], Origin]) -> bool:
