@@ -81,21 +81,10 @@ def load_policy_documents(documents: Sequence[Document], read_problems: Sequence
     policies: dict[str, CompiledPolicy] = {}
     bindings: dict[str, Binding] = {}
     seen: dict[tuple[str, str], Origin] = {}
-    others: list[Document] = []
-    for doc in documents:
-        if doc.obj.get("kind") in (POLICY_KIND, BINDING_KIND) and doc.obj.get("apiVersion") in API_VERSIONS:
-            problems.extend(_load_document(doc, policies, bindings, seen))
-        else:
-            others.append(doc)
-    param_kinds = {
-        (_group(p.policy.param_kind.api_version), p.policy.param_kind.kind)
-        for p in policies.values() if p.policy.param_kind is not None
-    }
+    param_kinds = _param_kinds(documents)
     params: list[dict[str, Any]] = []
-    for doc in others:
-        kind, api_version = doc.obj.get("kind"), doc.obj.get("apiVersion")
-        metadata = doc.obj.get("metadata") if isinstance(doc.obj.get("metadata"), dict) else {}
-        if isinstance(api_version, str) and (_group(api_version), kind) in param_kinds and metadata.get("name"):
+    for doc in documents:
+        if _param_identity(doc.obj) in param_kinds:
             params.append(copy.deepcopy(doc.obj))
         else:
             problems.extend(_load_document(doc, policies, bindings, seen))
@@ -111,6 +100,27 @@ def load_policy_documents(documents: Sequence[Document], read_problems: Sequence
     return PolicySet(
         _next_generation(), dict(sorted(policies.items())), dict(sorted(bindings.items())), sources, tuple(params)
     )
+
+
+def _param_kinds(documents: Sequence[Document]) -> set[tuple[str, Any]]:
+    """(group, kind) of every policy document's paramKind, read before anything is compiled."""
+    found = set()
+    for doc in documents:
+        spec = doc.obj.get("spec") if doc.obj.get("kind") == POLICY_KIND else None
+        param_kind = spec.get("paramKind") if isinstance(spec, dict) else None
+        if isinstance(param_kind, dict) and isinstance(param_kind.get("apiVersion"), str):
+            found.add((_group(param_kind["apiVersion"]), param_kind.get("kind")))
+    return found
+
+
+def _param_identity(obj: dict[str, Any]) -> tuple[str, Any] | None:
+    """(group, kind) of an object that could be a param: a named object that is no policy or binding."""
+    api_version, metadata = obj.get("apiVersion"), obj.get("metadata")
+    if obj.get("kind") in (POLICY_KIND, BINDING_KIND) or not isinstance(api_version, str):
+        return None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata["name"]:
+        return None
+    return (_group(api_version), obj.get("kind"))
 
 
 def _group(api_version: str) -> str:
