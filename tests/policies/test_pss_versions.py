@@ -176,3 +176,25 @@ def test_without_the_exemptions_configmap_enforce_fails_closed_and_warn_open():
 def test_exemptions_configmap_is_loaded_with_the_policies(pss_policies):
     assert [(p["kind"], p["metadata"]["name"]) for p in pss_policies.params] == [("ConfigMap", "pod-security-exemptions")]
     assert Path(POD_SECURITY / "exemptions.yaml").is_file()
+
+
+# --- size ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "celgate cannot compose a policy of this many variables (cel-cpp's parser depth limit), so it "
+    "evaluates every variable eagerly and estimates each against the per-call limit; "
+    "capabilities_baseline's ranking of 200 values is estimated over 1,000,000 although restricted "
+    "never reads it. kube-apiserver v1.35 (lazy variables, actual cost) warns as PSA does."))
+def test_a_pod_adding_many_capabilities_in_many_containers_is_evaluated(pss_policies):
+    def container(name: str) -> dict:
+        return {"name": name, "image": "x", "securityContext": {"capabilities": {"add": [f"CAP{i}" for i in range(5)]}}}
+
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "many"},
+           "spec": {"containers": [container(f"c{i}") for i in range(20)],
+                    "initContainers": [container(f"i{i}") for i in range(20)]}}
+
+    decision = admit(pss_policies, pod, {ENFORCE: "restricted"})
+
+    assert [e.result for e in decision.evaluations if e.policy == "pss-enforce"] == ["deny"]
+    assert messages_of(decision)[0].startswith('violates PodSecurity "restricted:latest": allowPrivilegeEscalation')
