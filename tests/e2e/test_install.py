@@ -59,6 +59,7 @@ def test_the_manifests_install_and_install_certs_wires_the_ca_bundle(cluster, in
     applied = run(cluster, "kubectl", "apply", "--server-side", "-f", "-", stdin=kustomized(cluster))
     for kind in ("deployment.apps/celgate", "service/celgate", "poddisruptionbudget.policy/celgate",
                  "horizontalpodautoscaler.autoscaling/celgate", "configmap/celgate-policies",
+                 "configmap/pod-security-exemptions",
                  "validatingwebhookconfiguration.admissionregistration.k8s.io/celgate",
                  "clusterrole.rbac.authorization.k8s.io/celgate", "serviceaccount/celgate"):
         assert kind in applied, applied
@@ -82,4 +83,6 @@ def test_the_manifests_install_and_install_certs_wires_the_ca_bundle(cluster, in
     assert again["webhooks"][0]["clientConfig"]["caBundle"] == ca_bundle
 
     configmap = cluster.kube.must("GET", "/api/v1/namespaces/celgate-system/configmaps/celgate-policies")
-    assert "pod-security.baseline.privileged.yaml" in configmap["data"]
+    assert "pod-security.enforce.yaml" in configmap["data"]
+    exemptions = cluster.kube.must("GET", "/api/v1/namespaces/celgate-system/configmaps/pod-security-exemptions")
+    assert set(exemptions["data"]) == {"usernames", "runtimeClasses", "namespaces"}

@@ -18,7 +18,7 @@ from webhook.admission.attributes import AdmissionAttributes
 from webhook.cel.library import authz
 from webhook.cel.library.authorization import RequestResource, RuleAuthorizer, UserInfo
 from webhook.policy.activation import admission_request, namespace_object, request_namespace
-from webhook.policy.cluster_data import ClusterData
+from webhook.policy.cluster_data import ClusterData, WithShippedParams
 from webhook.policy.compiler import CompiledPolicy
 from webhook.policy.decision import AdmissionDecision, AdmissionStatus, PolicyEvaluation
 from webhook.policy.loader import PolicySet
@@ -82,6 +82,8 @@ def decide(
 ) -> AdmissionDecision:
     started = time.perf_counter()
     outcome = _Outcome()
+    if policy_set.params:
+        cluster = WithShippedParams(cluster, policy_set.params)
     if not is_policy_resource(attributes):
         for name in policy_set.names():
             compiled = policy_set.policies[name]

@@ -1,7 +1,8 @@
 """Loading a policy set: read, validate as on create, compile — all or nothing.
 
 Accepts admissionregistration.k8s.io/v1, and v1beta1/v1alpha1 converted to v1 (their
-ValidatingAdmissionPolicy and Binding schemas carry the same fields). Every problem in every
+ValidatingAdmissionPolicy and Binding schemas carry the same fields), and objects of a loaded
+policy's paramKind as the set's default params (a ConfigMap shipped beside its policies). Every problem in every
 document is collected before PolicyLoadError is raised, so one run shows everything to fix.
 """
 
@@ -38,6 +39,9 @@ class PolicySet:
     policies: Mapping[str, CompiledPolicy]
     bindings: Mapping[str, Binding]
     sources: tuple[str, ...] = field(default=())
+    # Objects of a loaded policy's paramKind found among the policy documents: default params,
+    # as if they existed in the cluster (cluster_data.WithShippedParams).
+    params: tuple[dict[str, Any], ...] = field(default=())
 
     def names(self) -> list[str]:
         return sorted(self.policies)
@@ -77,8 +81,13 @@ def load_policy_documents(documents: Sequence[Document], read_problems: Sequence
     policies: dict[str, CompiledPolicy] = {}
     bindings: dict[str, Binding] = {}
     seen: dict[tuple[str, str], Origin] = {}
+    param_kinds = _param_kinds(documents)
+    params: list[dict[str, Any]] = []
     for doc in documents:
-        problems.extend(_load_document(doc, policies, bindings, seen))
+        if _param_identity(doc.obj) in param_kinds:
+            params.append(copy.deepcopy(doc.obj))
+        else:
+            problems.extend(_load_document(doc, policies, bindings, seen))
     for binding in bindings.values():
         if binding.policy_name not in policies and not _policy_rejected(binding.policy_name, seen):
             problems.append(LoadProblem(
@@ -88,7 +97,34 @@ def load_policy_documents(documents: Sequence[Document], read_problems: Sequence
     if problems:
         raise PolicyLoadError(problems)
     sources = tuple(sorted({doc.source for doc in documents}))
-    return PolicySet(_next_generation(), dict(sorted(policies.items())), dict(sorted(bindings.items())), sources)
+    return PolicySet(
+        _next_generation(), dict(sorted(policies.items())), dict(sorted(bindings.items())), sources, tuple(params)
+    )
+
+
+def _param_kinds(documents: Sequence[Document]) -> set[tuple[str, Any]]:
+    """(group, kind) of every policy document's paramKind, read before anything is compiled."""
+    found = set()
+    for doc in documents:
+        spec = doc.obj.get("spec") if doc.obj.get("kind") == POLICY_KIND else None
+        param_kind = spec.get("paramKind") if isinstance(spec, dict) else None
+        if isinstance(param_kind, dict) and isinstance(param_kind.get("apiVersion"), str):
+            found.add((_group(param_kind["apiVersion"]), param_kind.get("kind")))
+    return found
+
+
+def _param_identity(obj: dict[str, Any]) -> tuple[str, Any] | None:
+    """(group, kind) of an object that could be a param: a named object that is no policy or binding."""
+    api_version, metadata = obj.get("apiVersion"), obj.get("metadata")
+    if obj.get("kind") in (POLICY_KIND, BINDING_KIND) or not isinstance(api_version, str):
+        return None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata["name"]:
+        return None
+    return (_group(api_version), obj.get("kind"))
+
+
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
 
 
 def _policy_rejected(name: str, seen: Mapping[tuple[str, str], Origin]) -> bool:
