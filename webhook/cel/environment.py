@@ -116,21 +116,23 @@ class CompiledExpression:
     # False for a program that only type-checks: it holds a lazily bound slot (compat.py D16).
     runnable: bool = True
 
-    _uniform: dict[int, int] = field(init=False, repr=False, default_factory=dict)
+    _uniform: dict[tuple[int, int | None], int] = field(init=False, repr=False, default_factory=dict)
 
     def estimate_cost(self, activation: Mapping[str, Any]) -> int:
         if self.ast is None:
             return 0
         return cost_model.estimate(self.ast, activation)
 
-    def uniform_cost(self, size_hint: int) -> int:
-        """The cost bound for any data no larger than ``size_hint``, cached per power of two."""
+    def uniform_cost(self, size_hint: int, count_hint: int | None = None) -> int:
+        """The cost bound for any data no larger than ``size_hint`` (and, with ``count_hint``,
+        no list or map longer than it), cached per power of two of each."""
         if self.ast is None:
             return 0
         size_class = 1 << max(0, size_hint - 1).bit_length()
-        bound = self._uniform.get(size_class)
+        count_class = None if count_hint is None else min(size_class, 1 << max(0, count_hint - 1).bit_length())
+        bound = self._uniform.get((size_class, count_class))
         if bound is None:
-            bound = self._uniform[size_class] = cost_model.estimate_uniform(self.ast, size_class)
+            bound = self._uniform[(size_class, count_class)] = cost_model.estimate_uniform(self.ast, size_class, count_class)
         return bound
 
     def charge(

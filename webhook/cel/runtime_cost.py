@@ -304,7 +304,7 @@ class Evaluation:
         if name in self.activation:
             return self.activation[name]
         head, _, rest = name.partition(".")
-        if rest and head in self.locals | dict(self.activation):
+        if rest and (head in self.locals or head in self.activation):
             value = self.locals.get(head, self.activation.get(head))
             for field in rest.split("."):
                 self.charge(SELECT_AND_IDENT_COST)
@@ -507,13 +507,17 @@ class Evaluation:
         raise Unsupported(f"{function} on an optional")
 
     def _call_cost(self, node: Call, args: list[Any]) -> int:
-        handlers = handlers_for(node)
-        if len(handlers) != 1 and node.overload_ids:
-            # a dyn call: the overload that ran is the one for the actual argument types
-            handlers = (handlers[0],) if len(set(handlers)) == 1 else handlers
-        handler = handlers[0] if len(handlers) == 1 else None
-        if len(handlers) > 1:
-            handler = _by_runtime_types(node, args, handlers)
+        handlers = _HANDLERS.get(id(node))
+        if handlers is None or handlers[0] is not node:
+            found = handlers_for(node)
+            if len(found) != 1 and node.overload_ids and len(set(found)) == 1:
+                found = (found[0],)  # every overload the checker left costs alike
+            handlers = _HANDLERS[id(node)] = (node, found)
+        found = handlers[1]
+        if len(found) == 1:
+            handler = found[0]
+        else:  # a dyn call: the overload that ran is the one for the actual argument types
+            handler = _by_runtime_types(node, args, found)
         if handler is None:
             return 1
         vals = [AbstractValue((a,)) if not isinstance(a, (Error, Optional, TypeValue)) else AbstractValue((None,)) for a in args]
@@ -645,6 +649,11 @@ def _native(function: str, member: bool, args: list[Any]) -> Any:
     if function == "size" and len(args) == 1 and isinstance(args[0], (str, list, dict)):
         return len(args[0])
     return _NO_NATIVE
+
+
+# id(node) -> (node, cost handlers): resolved once per AST node (the node is kept, so its id
+# is not reused while it is here)
+_HANDLERS: dict[int, tuple[Call, tuple[Any, ...]]] = {}
 
 
 def _by_runtime_types(node: Call, args: list[Any], handlers: tuple[Any, ...]) -> Any:

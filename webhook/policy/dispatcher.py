@@ -25,7 +25,8 @@ from webhook.policy.loader import PolicySet
 from webhook.policy.matching import MatchError, is_policy_resource, match_resources
 from webhook.policy.model import Binding
 from webhook.policy.params import ParamError, collect_params, param_kind_error, param_label
-from webhook.policy.validator import Decision, Inputs, RequestCache, ValidateResult, validate
+from webhook.policy.filters import RequestContext
+from webhook.policy.validator import Decision, Inputs, ValidateResult, validate
 
 VALIDATION_FAILURE_ANNOTATION = "validation.policy.admission.k8s.io/validation_failure"
 MAX_AUDIT_ANNOTATION_VALUE_LENGTH = 10 * 1024
@@ -50,7 +51,7 @@ class _Outcome:
     """What the dispatcher accumulates across policies."""
 
     def __init__(self) -> None:
-        self.cache = RequestCache()
+        self.context = RequestContext()
         # Equal requests and namespace objects are one object, so caches keyed by identity share.
         self.requests: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.namespaces: dict[str, tuple[Any, Any]] = {}
@@ -150,7 +151,7 @@ def _dispatch_policy(
                 namespace_object=visible_namespace,
                 namespace_full=full_namespace,
                 authorizer=authorizer_entries,
-                cache=outcome.cache,
+                context=outcome.context,
             )
             started = time.perf_counter()
             result = validate(compiled, inputs)

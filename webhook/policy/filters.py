@@ -1,0 +1,156 @@
+"""Evaluating one filter of a policy: its expressions' results, in order, as kube-apiserver's
+filter.go ForInput gives them (a value or an error message each; the budget running out).
+
+Three ways, tried in this order (validator.py):
+
+* :func:`planned` — the filter's plan (plan.py): usually one cel-cpp call over the request's
+  shared activation. Its answer is final only when nothing failed and the cost bound of
+  everything it evaluated proves that no limit is reached; otherwise it answers None.
+* :func:`exact` — exact.py: the checked AST evaluated with cel-go's runtime cost, lazy variables
+  charged once, errors worded as kube-apiserver words them. Raises Unsupported for what it
+  cannot carry.
+* :func:`one_by_one` — each expression alone, its variables inlined, its cost bounded: correct
+  values, upper-bound costs. Only where the exact evaluator cannot run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from cel_expr_python import cel
+
+from webhook.cel import PER_CALL_LIMIT, CelCostError, CelEnvironment, CelEvaluationError, CostBudget
+from webhook.cel.cost import largest_size
+from webhook.cel.runtime_errors import strip_status
+from webhook.cel.values import to_cel
+from webhook.policy import exact as exact_filter
+from webhook.policy.compiler import CompiledPolicy, PolicyExpression
+from webhook.policy.plan import FilterPlan, unwrap
+
+Result = tuple[Any, "str | None", float]  # (value, error message, elapsed)
+
+
+class BudgetExhausted(Exception):
+    """The filter ran out of its runtime cost budget."""
+
+
+@dataclass
+class RequestContext:
+    """What the evaluations of one request share: each input value converted into CEL once,
+    its size measured once, and one activation per set of inputs (cel-cpp converts a value on
+    its first use in each activation, hundreds of microseconds for a Pod). Keyed by identity;
+    the context keeps every keyed value alive, so an id() is not reused while it is here."""
+
+    _converted: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    _sizes: dict[int, tuple[Any, int]] = field(default_factory=dict)
+    _activations: dict[tuple[Any, ...], tuple[Any, cel.Activation]] = field(default_factory=dict)
+    # exact.py's variables, shared by the filters and policies of the request
+    variables: dict[tuple[Any, ...], tuple[Any, int, tuple[str, ...]]] = field(default_factory=dict)
+
+    def convert(self, value: Any) -> Any:
+        if not isinstance(value, (dict, list)):
+            return value if hasattr(value, "DESCRIPTOR") else to_cel(value)
+        cached = self._converted.get(id(value))
+        if cached is None:
+            cached = self._converted[id(value)] = (value, to_cel(value))
+        return cached[1]
+
+    def size(self, data: Mapping[str, Any]) -> int:
+        """cost.largest_size over the values of ``data``."""
+        largest = 1
+        for value in data.values():
+            if isinstance(value, (dict, list, str)):
+                cached = self._sizes.get(id(value))
+                if cached is None:
+                    cached = self._sizes[id(value)] = (value, largest_size(value))
+                largest = max(largest, cached[1])
+        return largest
+
+    def activation(self, env: CelEnvironment, data: Mapping[str, Any]) -> cel.Activation:
+        key = (id(env), *sorted((name, id(value)) for name, value in data.items()))
+        cached = self._activations.get(key)
+        if cached is None:
+            converted = {name: self.convert(value) for name, value in data.items()}
+            cached = self._activations[key] = (data, env.activation(converted))
+        return cached[1]
+
+
+def planned(plan: FilterPlan, env: CelEnvironment, context: RequestContext, data: Mapping[str, Any],
+            budget: int, filters: int = 1) -> list[Any] | None:
+    """The filter's results from its plan, or None when the plan cannot decide: it is not
+    planned, something failed (lazy evaluation could differ), or the cost bound of all it
+    evaluates, charged once per filter it stands for, is not within both limits."""
+    if not plan.planned:
+        return None
+    bound = 0
+    variables: dict[str, Any] = {}
+    for stage in plan.stages:
+        stage_data = {**data, "variables": {name: variables[name] for name in stage.needs}} if stage.needs else data
+        bound += stage.program.uniform_cost(context.size(stage_data))
+        if bound > PER_CALL_LIMIT or bound * filters > budget:
+            return None
+        try:
+            value = stage.program.run(context.activation(env, stage_data))
+            result = value.plain_value()
+        except (CelEvaluationError, RuntimeError, TypeError, ValueError):
+            return None
+        if stage.final:
+            results = unwrap(result, stage.count)
+            return results if isinstance(results, list) and len(results) == plan.size else None
+        layers = unwrap(result, stage.count)
+        for names, values in zip(stage.names, layers):
+            variables.update(zip(names, values))
+    return None
+
+
+def exact(compiled: CompiledPolicy, context: RequestContext, data: Mapping[str, Any],
+          expressions: Sequence[PolicyExpression | None], budget: int) -> tuple[list[Result | None], int]:
+    """exact.py's results and the budget left; BudgetExhausted when it runs out."""
+    try:
+        return exact_filter.run_filter(compiled, data, expressions, budget, context.variables)
+    except CelCostError:
+        raise BudgetExhausted() from None
+
+
+def one_by_one(env: CelEnvironment, context: RequestContext, data: Mapping[str, Any],
+               expressions: Sequence[PolicyExpression | None], budget: CostBudget) -> list[Result | None]:
+    """Each expression alone with its variables inlined, charged its cost bound."""
+    activation = context.activation(env, data)
+    hint = context.size(data)
+    results: list[Result | None] = []
+    for expression in expressions:
+        if expression is None:
+            results.append(None)
+            continue
+        program = expression.program
+        started = time.perf_counter()
+        if program is None:
+            results.append((None, _error(expression, "celgate cannot evaluate this expression on its own: "
+                                         "its variables cannot be inlined (see webhook/policy/compiler.py)"), 0.0))
+            continue
+        try:
+            program.charge(data, budget, hint)
+            value = program.run(activation)
+        except CelCostError as exc:
+            if not exc.per_call:
+                raise BudgetExhausted() from None
+            results.append((None, _error(expression, exc.message), time.perf_counter() - started))
+            continue
+        except CelEvaluationError as exc:
+            results.append((None, _error(expression, exc.message), time.perf_counter() - started))
+            continue
+        except RuntimeError as exc:
+            results.append((None, _error(expression, strip_status(str(exc))), time.perf_counter() - started))
+            continue
+        try:
+            results.append((value.plain_value(), None, time.perf_counter() - started))
+        except Exception:  # noqa: BLE001 - a value Python cannot hold (an optional)
+            results.append((value, None, time.perf_counter() - started))
+    return results
+
+
+def _error(expression: PolicyExpression, message: str) -> str:
+    # cel/activation.go Evaluate
+    return f"expression '{expression.source}' resulted in error: {message}"
