@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 from cel_expr_python import cel
 
 from webhook.cel import PER_CALL_LIMIT, CelCostError, CelEnvironment, CelEvaluationError, CostBudget
-from webhook.cel.cost import largest_size
+from webhook.cel.cost_values import largest_sizes
 from webhook.cel.runtime_errors import strip_status
 from webhook.cel.values import to_cel
 from webhook.policy import exact as exact_filter
@@ -44,7 +44,7 @@ class RequestContext:
     the context keeps every keyed value alive, so an id() is not reused while it is here."""
 
     _converted: dict[int, tuple[Any, Any]] = field(default_factory=dict)
-    _sizes: dict[int, tuple[Any, int]] = field(default_factory=dict)
+    _sizes: dict[int, tuple[Any, tuple[int, int]]] = field(default_factory=dict)
     _activations: dict[tuple[Any, ...], tuple[Any, cel.Activation]] = field(default_factory=dict)
     # exact.py's variables, shared by the filters and policies of the request
     variables: dict[tuple[Any, ...], tuple[Any, int, tuple[str, ...]]] = field(default_factory=dict)
@@ -57,16 +57,20 @@ class RequestContext:
             cached = self._converted[id(value)] = (value, to_cel(value))
         return cached[1]
 
-    def size(self, data: Mapping[str, Any]) -> int:
-        """cost.largest_size over the values of ``data``."""
-        largest = 1
+    def sizes(self, data: Mapping[str, Any]) -> tuple[int, int]:
+        """(largest string, list or map; largest list or map) over the values of ``data``: the
+        size classes of the uniform cost bound."""
+        largest = collection = 1
         for value in data.values():
             if isinstance(value, (dict, list, str)):
                 cached = self._sizes.get(id(value))
                 if cached is None:
-                    cached = self._sizes[id(value)] = (value, largest_size(value))
-                largest = max(largest, cached[1])
-        return largest
+                    cached = self._sizes[id(value)] = (value, largest_sizes(value))
+                largest, collection = max(largest, cached[1][0]), max(collection, cached[1][1])
+        return largest, collection
+
+    def size(self, data: Mapping[str, Any]) -> int:
+        return self.sizes(data)[0]
 
     def activation(self, env: CelEnvironment, data: Mapping[str, Any]) -> cel.Activation:
         key = (id(env), *sorted((name, id(value)) for name, value in data.items()))
@@ -88,7 +92,7 @@ def planned(plan: FilterPlan, env: CelEnvironment, context: RequestContext, data
     variables: dict[str, Any] = {}
     for stage in plan.stages:
         stage_data = {**data, "variables": {name: variables[name] for name in stage.needs}} if stage.needs else data
-        bound += stage.program.uniform_cost(context.size(stage_data))
+        bound += stage.program.uniform_cost(*context.sizes(stage_data))
         if bound > PER_CALL_LIMIT or bound * filters > budget:
             return None
         try:
