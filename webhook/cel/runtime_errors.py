@@ -61,7 +61,9 @@ _TRAIT_HOLDERS: dict[str, frozenset[str]] = {
 for _op in ("_<=_", "_>_", "_>=_"):
     _TRAIT_HOLDERS[_op] = _TRAIT_HOLDERS["_<_"]
 # Bound without a type guard: the receiver's method answers a bare "no such overload".
-_UNGUARDED = frozenset({"@in", "contains", "startsWith", "endsWith", "matches"})
+# ``<jump_condition>`` is cel-cpp's name for a ternary's condition; cel-go's evalConditional
+# answers a non-bool condition with MaybeNoSuchOverloadErr, a bare "no such overload" too.
+_UNGUARDED = frozenset({"@in", "contains", "startsWith", "endsWith", "matches", "<jump_condition>"})
 
 
 _CONVERSION_TARGETS = {
