@@ -293,3 +293,18 @@ def test_transform_map_is_a_clear_compile_error() -> None:
     env = CelEnvironment({"object": cel.Type.DYN})
     with pytest.raises(CelCompileError, match="transformMap and transformMapEntry are not supported"):
         env.compile("{'a': 1}.transformMap(k, v, v + 1)")
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("null.all(x, x)", "ERROR: <input>:1:1: expression of type 'null' cannot be range of a comprehension"
+         " (must be list, map, or dynamic)\n | null.all(x, x)\n | ^"),
+        ("1.map(x, x)", "ERROR: <input>:1:1: expression of type 'int' cannot be range of a comprehension"
+         " (must be list, map, or dynamic)\n | 1.map(x, x)\n | ^"),
+    ],
+)
+def test_comprehension_over_a_scalar_is_cel_go_s_compile_error(env: CelEnvironment, expression: str, message: str) -> None:
+    with pytest.raises(CelCompileError) as caught:
+        env.compile(expression)
+    assert caught.value.message == message

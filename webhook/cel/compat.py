@@ -157,10 +157,19 @@ _OVERLOAD_ERROR = re.compile(
 )
 
 
+# checker.go: "expression of type '%s' cannot be range of a comprehension (must be list, map, or dynamic)".
+_RANGE_ERROR = re.compile(r"expression of type '([^']*)' cannot be the range of a comprehension")
+
+
 def cel_go_compile_message(message: str, expression: str) -> str:
-    """cel-cpp's overload errors in cel-go's words: ``null`` rather than ``null_type``, and a
-    member call's receiver before the dot (``'string.()'``, cel-cpp ``'(string)'``)."""
+    """cel-cpp's overload and comprehension-range errors in cel-go's words: ``null`` rather
+    than ``null_type``, a member call's receiver before the dot (``'string.()'``, cel-cpp
+    ``'(string)'``), "cannot be range of" (cel-cpp "cannot be the range of")."""
     lines = expression.split("\n")
+    message = _RANGE_ERROR.sub(
+        lambda m: f"expression of type '{'null' if m.group(1) == 'null_type' else m.group(1)}' cannot be range of a comprehension",
+        message,
+    )
 
     def rewrite(match: re.Match[str]) -> str:
         head, line, column, function, arguments = match.groups()
