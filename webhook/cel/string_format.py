@@ -183,7 +183,7 @@ def _scientific(value: Any) -> str:
     number = _as_double(value, "scientific")
     special = _nonfinite(number)
     if special is not None:
-        return special
+        return special.rjust(6)  # x/text pads them to six runes for %e (not for %f): "    -∞"
     # x/text ignores the precision of %e (cel-go: "%.2e" of 0.001 is 1.000000×10⁻⁰³), and
     # prints a zero without its sign, as for %f.
     mantissa, _, exponent = f"{number or 0.0:.{_DEFAULT_PRECISION}e}".partition("e")
