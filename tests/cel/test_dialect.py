@@ -168,6 +168,7 @@ def test_runtime_error_uses_cel_go_message(env: CelEnvironment, expression: str,
         ("No matching overloads found : quantity(int64)", "no such overload: quantity(int)"),
         ("No matching overloads found : _*_(duration, int64)", "no such overload: _*_"),
         ("No matching overloads found : <jump_condition>", "no such overload"),
+        ('UNKNOWN: No value with name "authorizer" found in Activation', "no such attribute(s): authorizer"),
         ("INVALID_ARGUMENT: divide by zero", "division by zero"),
         ("UNKNOWN: Index error: index=3 size=1", "index out of bounds: 3"),
         ("invalid regular expression: trailing \\", "error parsing regexp: trailing backslash at end of expression: ``"),
@@ -308,3 +309,11 @@ def test_comprehension_over_a_scalar_is_cel_go_s_compile_error(env: CelEnvironme
     with pytest.raises(CelCompileError) as caught:
         env.compile(expression)
     assert caught.value.message == message
+
+
+def test_a_declared_variable_left_unbound_is_cel_go_s_missing_attribute() -> None:
+    # auditAnnotations may read authorizer (declared), which upstream evaluates without one.
+    env = CelEnvironment({"authorizer": cel.Type.DYN, "object": cel.Type.DYN})
+    with pytest.raises(CelEvaluationError) as caught:
+        env.compile("authorizer.path('/healthz').check('get').allowed()").evaluate({"object": {}})
+    assert caught.value.message == "no such attribute(s): authorizer"

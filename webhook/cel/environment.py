@@ -160,10 +160,16 @@ class CompiledExpression:
 
     def run(self, activation: Mapping[str, Any] | cel.Activation) -> cel.Value:
         """Evaluate without any cost check: only for callers that charged the cost themselves."""
-        if isinstance(activation, cel.Activation):
-            result = self.program.eval(activation)
-        else:
-            result = self.program.eval(data=activation)
+        try:
+            if isinstance(activation, cel.Activation):
+                result = self.program.eval(activation)
+            else:
+                result = self.program.eval(data=activation)
+        except RuntimeError as exc:
+            # A declared variable left unbound is an evaluation error in cel-go, not a limit.
+            if runtime_errors.is_unbound_variable(str(exc)):
+                raise CelEvaluationError(runtime_errors.translate(str(exc))) from None
+            raise
         if result.type() == cel.Type.ERROR:
             raise CelEvaluationError(runtime_errors.translate(_error_text(result)))
         return result

@@ -139,19 +139,32 @@ _TABLE: tuple[tuple[re.Pattern[str], _Rewrite], ...] = (
     (re.compile(r'Duration ".*" (?:above|below) (?:maximum|minimum) allowed duration ".*"'),
      lambda m: "duration overflow"),
     (re.compile(r"invalid regular expression: (?P<detail>.*)", re.S), _regex_error),
+    # A declared variable the activation does not bind (authorizer in auditAnnotations, whose
+    # stage upstream evaluates without an authorizer): interpreter/attributes.go missingAttribute.
+    (re.compile(r'No value with name "(?P<name>[^"]*)" found in Activation'),
+     lambda m: f"no such attribute(s): {m.group('name')}"),
     # cel-go resolves these through attributes.go's missingKey; cel-cpp's text lacks the key.
     (re.compile(r"Applying SELECT to non-message type"), lambda m: "no such key"),
     (re.compile(r"Invalid (?:map key|container) type: '(?P<type>[^']*)'"), lambda m: "no such key"),
 )
 
 
+_UNBOUND_VARIABLE = re.compile(r'No value with name "[^"]*" found in Activation')
+
+
+def is_unbound_variable(message: str) -> bool:
+    """cel-cpp raises (rather than returns an error value) for a declared variable left unbound."""
+    return _UNBOUND_VARIABLE.fullmatch(strip_status(message)) is not None
+
+
 def _conversion_from_string(target: str) -> str:
     return f"type conversion error from 'string' to '{_CONVERSION_TARGETS[target]}'"
 
 
-# The only cel-cpp errors with the UNKNOWN status, which errors raised by our Python
+# The only cel-cpp errors with the UNKNOWN status (no matching overload, index errors, an
+# unbound variable), which errors raised by our Python
 # implementations (CelFunctionError) carry too: other rewrites never touch such a text.
-_UNKNOWN_STATUS_PREFIXES = ("No matching overloads found : ", "Index error: ")
+_UNKNOWN_STATUS_PREFIXES = ("No matching overloads found : ", "Index error: ", "No value with name ")
 
 
 def strip_status(message: str) -> str:
