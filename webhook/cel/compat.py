@@ -27,8 +27,9 @@ D2. A map with both ``true`` and ``1`` (or ``1u``) keys collapses to one entry w
 D3. ``uint`` values reach Python implementations as ``int``: a run-time ``format`` error says
     ``was given int`` where cel-go says ``uint`` (literal arguments are checked at compile time
     by their checked type, which says ``uint``).
-D4. Some cel-cpp errors lack the detail cel-go prints: selecting a field of a scalar or a list
-    (``object.spec.replicas.x``, ``has(list.x)``) fails with ``no such key`` (cel-go
+D4. Some cel-cpp errors lack the detail cel-go prints: selecting a field of null, a scalar or
+    a list (``params.spec`` without params, ``oldObject.metadata`` on CREATE,
+    ``object.spec.replicas.x``, ``has(list.x)``) fails with ``no such key`` (cel-go
     ``no such key: x`` / ``unsupported index type 'string' in list``); indexing a list with a
     non-integral double says ``unsupported index type 'double' in list`` (cel-go
     ``unsupported index value 1.5 in list``).
@@ -75,6 +76,58 @@ D15. Two-variable comprehensions (cel-go ext.TwoVarComprehensions, kube-apiserve
     ``exists(i, v, ...)``, ``existsOne`` and ``transformList`` work, but ``transformMap`` and
     ``transformMapEntry`` are rejected at compile time (``program instantiation failed: ...``):
     their expansion calls ``cel.@mapInsert``, which cel-expr-python's runtime lacks.
+
+Found by the cel-go oracle (tests/oracle, tests/oracle_diff):
+
+D16. ``celgate eval`` prints a Quantity result in the shorter of its BinarySI and DecimalSI
+    forms (``quantity('1e3')`` prints ``1k``); apimachinery's ``String()`` keeps the form it
+    was written in when that is canonical (``1e3``, ``100e-3``, ``1E3``). A Quantity has no
+    string form inside CEL, so only eval's output differs.
+D17. cel-go's ``distinct()`` (ext lists) panics on an error or non-list receiver:
+    ``[1].map(x, object.missing).distinct()`` is ``internal error: interface conversion:
+    *types.Err is not traits.Lister: missing method Add`` there, the receiver's own error
+    (``no such key: missing``) here. And ``distinct()``/``slice()`` of a list from data yield
+    elements a conversion refuses with ``no such overload: int(string)`` in cel-go, where it
+    says ``type conversion error from 'string' to 'int'`` here (and for other lists there).
+D18. kube-apiserver declares ``sign`` only as a global function (``sign(quantity('-1'))``),
+    though its docs show ``<Quantity>.sign()``; the member call fails to compile in both, with
+    ``undeclared reference to 'sign'`` here and ``found no matching overload for 'sign' applied
+    to 'kubernetes.Quantity.()'`` in cel-go.
+D19. A Quantity here is its exact value; cel-go answers by apimachinery's internal
+    representation: ``isInteger()``/``asInteger()`` refuse integral values stored with a
+    fraction or as inf.Dec (``1000m``, ``1.5Gi``, ``1Ei``: ``false`` / ``cannot convert value to
+    integer`` there, ``true`` / the integer here), and ``q.sub(-9223372036854775808)`` negates
+    an int64 (wrapping) where the amount fits one, so it adds there.
+D20. ``request`` and ``namespaceObject`` are ``dyn`` here; kube-apiserver declares them as
+    object types (``kubernetes.AdmissionRequest``, ``kubernetes.Namespace``, compile.go). Unknown
+    fields are still compile errors (policy/declarations.py), but type errors through their
+    fields are not: ``request.namespace + 1`` fails at run time here, ``[request.name,
+    object.kind]`` is a mixed-type literal there, and a messageExpression
+    ``request.userInfo.groups[0]`` "must evaluate to string" there. Convert (``string(...)``).
+D21. A comprehension over a value that is not a list or map at run time names its Go type in
+    cel-go (``got 'types.Null', expected iterable type``; two-variable forms ``unsupported
+    comprehension range type: types.Null``); cel-cpp says ``no such overload: <iter_range>``.
+D22. The lists extension's ``slice``, ``flatten``, ``distinct`` and ``reverse`` are typed
+    ``list(dyn)`` here (cel-expr-python declarations have no type parameters) and ``list(T)``
+    in cel-go: ``[[1].distinct(), [2]]`` fails the homogeneous-literal check here, and
+    ``[1, 2].distinct().isSorted()`` is ``dyn`` here, so a validation of it "must evaluate to
+    bool". Retype with ``.map(e, int(e))`` where it matters.
+D23. cel-go's checker binds a free type parameter to the first overload or operand it meets:
+    ``[].sort()`` and ``{}.map(k, k).sort()`` are ``list(int)`` there (so
+    ``[].sort().indexOf('a')`` does not compile), and in ``object.name in [?optional.none(),
+    'a']`` the optional's parameter becomes ``dyn`` and the literal is mixed. celgate leaves
+    them open and accepts.
+D24. cel-go's planner (OptOptimize) folds ``x in []`` to ``false`` without evaluating ``x``;
+    celgate evaluates ``x``, so ``object.missing in []`` is ``no such key: missing`` here.
+D25. An expression with a cross-type numeric comparison (``1 < 1.5``) or ``string(cidr)``
+    compiles unchecked (environment.py): cel-go's other compile-time type errors in it (a
+    mixed list literal, a result type) are not reported, and it evaluates or fails at run time.
+D26. Ordering a NaN (``0.0/0.0 < 1.0``) is ``false`` here (IEEE) and the error ``NaN values
+    cannot be ordered`` in cel-go v0.26; cel-cpp's comparison operators are native.
+D27. A list or map index that is null, a list or a map fails with cel-go's ``invalid qualifier
+    type: <nil>`` / ``types.Null`` / ``[]interface {}`` (the Go type of the value, which depends
+    on where it came from); celgate says ``unsupported index type 'null_type' in list`` or
+    ``no such key``.
 """
 
 from __future__ import annotations
@@ -85,7 +138,7 @@ from typing import Callable
 
 from webhook.cel.ast import Call, CheckedAst, Const, Expr
 
-DOCUMENTED_DIFFERENCES = tuple(f"D{number}" for number in range(1, 16))
+DOCUMENTED_DIFFERENCES = tuple(f"D{number}" for number in range(1, 28))
 
 # cel-go interpreter/decorators.go decOptimize folds these (overloads.IsTypeConversionFunction).
 _CONVERSIONS = frozenset({"bool", "bytes", "double", "duration", "dyn", "int", "string", "timestamp", "type", "uint"})
