@@ -68,8 +68,7 @@ D14. The lists extension (``ext.Lists(ext.ListsVersion(3))``, kube-apiserver 1.3
     library cannot add, so ``list.sortBy(e, key)`` fails to compile (``undeclared reference``).
     Its functions return ``uint`` elements as ``int`` (``==`` still holds, but
     ``[2u, 1u].sort()[0] + 1u`` is ``no such overload``), ``sort`` takes a list mixing ``int`` and
-    ``uint`` (cel-go: ``list elements must have the same type``), and a non-list receiver at run
-    time fails with ``no such overload: flatten(map)`` (cel-go ``no such overload: map.flatten()``). cel-cpp's own lists extension
+    ``uint`` (cel-go: ``list elements must have the same type``). cel-cpp's own lists extension
     (``sortBy`` included) is what cel-expr-python enables for an extension named ``lists``.
 D15. Two-variable comprehensions (cel-go ext.TwoVarComprehensions, kube-apiserver 1.32+) are
     cel-cpp's (enabled through an extension named ``cel.lib.ext.comprev2``): ``all(i, v, ...)``,
@@ -128,6 +127,11 @@ D27. A list or map index that is null, a list or a map fails with cel-go's ``inv
     type: <nil>`` / ``types.Null`` / ``[]interface {}`` (the Go type of the value, which depends
     on where it came from); celgate says ``unsupported index type 'null_type' in list`` or
     ``no such key``.
+D28. The format library's optionals (``format.named(name)``, ``<Format>.validate(s)``) are
+    plain values here (library/format.py): the format or the error list for
+    ``optional.of(...)``, ``[]`` for ``optional.none()``. ``hasValue()`` and ``value()`` work;
+    ``or``/``orValue`` fail (no matching overloads), comparing with ``optional.none()`` is
+    false, and ``celgate eval`` prints the list (``[]``) where cel-go has an optional.
 """
 
 from __future__ import annotations
@@ -138,7 +142,7 @@ from typing import Callable
 
 from webhook.cel.ast import Call, CheckedAst, Const, Expr
 
-DOCUMENTED_DIFFERENCES = tuple(f"D{number}" for number in range(1, 28))
+DOCUMENTED_DIFFERENCES = tuple(f"D{number}" for number in range(1, 29))
 
 # cel-go interpreter/decorators.go decOptimize folds these (overloads.IsTypeConversionFunction).
 _CONVERSIONS = frozenset({"bool", "bytes", "double", "duration", "dyn", "int", "string", "timestamp", "type", "uint"})

@@ -63,7 +63,10 @@ for _op in ("_<=_", "_>_", "_>=_"):
 # Bound without a type guard: the receiver's method answers a bare "no such overload".
 # ``<jump_condition>`` is cel-cpp's name for a ternary's condition; cel-go's evalConditional
 # answers a non-bool condition with MaybeNoSuchOverloadErr, a bare "no such overload" too.
-_UNGUARDED = frozenset({"@in", "contains", "startsWith", "endsWith", "matches", "<jump_condition>"})
+_UNGUARDED = frozenset({"@in", "contains", "startsWith", "endsWith", "matches", "find", "findAll", "<jump_condition>"})
+# ext/lists.go: sort's dispatcher names only the function; flatten's the receiver's type first.
+_NAME_ONLY = frozenset({"sort"})
+_MEMBER_FORM = frozenset({"flatten"})
 
 
 _CONVERSION_TARGETS = {
@@ -96,6 +99,11 @@ def _no_such_overload(match: re.Match[str]) -> str:
         args.insert(0, go_type_name(receiver))
     if function in _UNGUARDED:
         return "no such overload"
+    if function in _NAME_ONLY:
+        return f"no such overload: {function}"
+    if function in _MEMBER_FORM and args:
+        receiver = "map(dyn, dyn)" if args[0] == "map" else args[0]  # a map's runtime type there
+        return f"no such overload: {receiver}.{function}({', '.join(args[1:])})"
     holders = _TRAIT_HOLDERS.get(function)
     if holders is not None:
         if args and args[0] in holders:
