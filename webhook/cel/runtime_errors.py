@@ -79,6 +79,20 @@ _CONVERSION_TARGETS = {
 }
 
 
+# cel-cpp names every Kubernetes opaque value "struct" in overload errors; where the function
+# has one receiver type, cel-go's message names that type (isLessThan/compareTo, shared by
+# Quantity and Semver, cannot be told apart: compat.py D29).
+_OPAQUE_RECEIVERS = {
+    **dict.fromkeys(("add", "sub", "asInteger", "isInteger", "asApproximateFloat", "sign"), "kubernetes.Quantity"),
+    **dict.fromkeys(("major", "minor", "patch"), "kubernetes.Semver"),
+    **dict.fromkeys(("containsIP", "containsCIDR", "masked", "prefixLength"), "net.CIDR"),
+    **dict.fromkeys(("family", "isUnspecified", "isLoopback", "isLinkLocalMulticast", "isLinkLocalUnicast",
+                     "isGlobalUnicast"), "net.IP"),
+    **dict.fromkeys(("getScheme", "getHost", "getHostname", "getPort", "getEscapedPath", "getQuery"), "kubernetes.URL"),
+    "validate": "kubernetes.NamedFormat",
+}
+
+
 def go_type_name(cpp_name: str) -> str:
     """cel-go's name for a type as cel-cpp prints it in runtime errors."""
     return _TYPE_NAMES.get(cpp_name.strip(), cpp_name.strip())
@@ -97,6 +111,8 @@ def _no_such_overload(match: re.Match[str]) -> str:
     args = [go_type_name(a) for a in (match.group("args") or "").split(",") if a.strip()]
     if receiver is not None:
         args.insert(0, go_type_name(receiver))
+    if args and args[0] == "struct" and function in _OPAQUE_RECEIVERS:
+        args[0] = _OPAQUE_RECEIVERS[function]
     if function in _UNGUARDED:
         return "no such overload"
     if function in _NAME_ONLY:
