@@ -58,6 +58,16 @@ func compositionEnv() *plugincel.CompositionEnv {
 	return compositionTemplate
 }
 
+var (
+	statelessOnce sync.Once
+	stateless     plugincel.Compiler
+)
+
+func statelessCompiler() plugincel.Compiler {
+	statelessOnce.Do(func() { stateless = plugincel.NewCompiler(environment.MustBaseEnvSet(version.MajorMinor(1, 35))) })
+	return stateless
+}
+
 type compilationErrors interface{ CompilationErrors() []error }
 
 // compileValidator builds the Validator as validating/plugin.go compilePolicy does for v1.35,
@@ -75,6 +85,15 @@ func compileValidator(policy *admissionregistrationv1.ValidatingAdmissionPolicy)
 	var problems []string
 	for _, v := range variables {
 		if result := compiler.CompileAndStoreVariable(v, withAuthorizer, environment.StoredExpressions); result.Error != nil {
+			problems = append(problems, result.Error.Error())
+		}
+	}
+	// On create, kube-apiserver checks matchConditions with a compiler that has no variables
+	// (pkg/apis/admissionregistration/validation validateMatchConditionsExpression).
+	for i := range spec.MatchConditions {
+		result := statelessCompiler().CompileCELExpression((*matchconditions.MatchCondition)(&spec.MatchConditions[i]),
+			plugincel.OptionalVariableDeclarations{HasParams: spec.ParamKind != nil, HasAuthorizer: true}, environment.NewExpressions)
+		if result.Error != nil {
 			problems = append(problems, result.Error.Error())
 		}
 	}

@@ -71,10 +71,17 @@ func render(value ref.Val) any {
 		}
 		return result
 	}
-	if stringer, ok := value.Value().(interface{ String() string }); ok {
-		return stringer.String() // Quantity, IP, CIDR, URL, Semver
+	if _, printable := stringForms[value.Type().TypeName()]; printable {
+		if stringer, ok := value.Value().(interface{ String() string }); ok {
+			return stringer.String()
+		}
 	}
 	return value.Type().TypeName()
+}
+
+// The Kubernetes types celgate eval prints as their text; any other object prints its type name.
+var stringForms = map[string]struct{}{
+	"kubernetes.Quantity": {}, "net.IP": {}, "net.CIDR": {}, "kubernetes.URL": {}, "kubernetes.Semver": {},
 }
 
 func renderOptional(o *types.Optional) map[string]any {
