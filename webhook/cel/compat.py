@@ -32,7 +32,8 @@ D4. Some cel-cpp errors lack the detail cel-go prints: selecting a field of null
     ``object.spec.replicas.x``, ``has(list.x)``) fails with ``no such key`` (cel-go
     ``no such key: x`` / ``unsupported index type 'string' in list``); indexing a list with a
     non-integral double says ``unsupported index type 'double' in list`` (cel-go
-    ``unsupported index value 1.5 in list``).
+    ``unsupported index value 1.5 in list``), and an integral double out of range prints as an
+    integer (``index out of bounds: 1000000``; cel-go ``1e+06``).
 D5. cel-cpp's durations reach 10,000 years, Go's about 292: ``duration('3000000h')`` from data
     converts here and is ``type conversion error from 'string' to 'google.protobuf.Duration'``
     in cel-go; an overflowing duration computation says ``duration overflow`` in both.
