@@ -122,6 +122,9 @@ D24. cel-go's planner (OptOptimize) folds ``x in []`` to ``false`` without evalu
 D25. An expression with a cross-type numeric comparison (``1 < 1.5``) or ``string(cidr)``
     compiles unchecked (environment.py): cel-go's other compile-time type errors in it (a
     mixed list literal, a result type) are not reported, and it evaluates or fails at run time.
+    Unchecked, the qualified name ``authorizer.requestResource`` is not resolved either:
+    ``[authorizer.requestResource.check('get').allowed(), 1 < 1.5]`` fails with
+    ``no_such_field : requestResource`` (cel-go ``[false, true]``).
 D26. Ordering a NaN (``0.0/0.0 < 1.0``) is ``false`` here (IEEE) and the error ``NaN values
     cannot be ordered`` in cel-go v0.26; cel-cpp's comparison operators are native.
 D27. A list or map index that is null, a list or a map fails with cel-go's ``invalid qualifier
