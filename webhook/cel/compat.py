@@ -81,8 +81,9 @@ Found by the cel-go oracle (tests/oracle, tests/oracle_diff):
 
 D16. ``celgate eval`` prints a Quantity result in the shorter of its BinarySI and DecimalSI
     forms (``quantity('1e3')`` prints ``1k``); apimachinery's ``String()`` keeps the form it
-    was written in when that is canonical (``1e3``, ``100e-3``, ``1E3``). A Quantity has no
-    string form inside CEL, so only eval's output differs.
+    was written in when that is canonical (``1e3``, ``100e-3``, ``1E3``, ``+1``, ``01``). It
+    prints a Semver without its build metadata (``1.2.3``; Go ``1.2.3+build``). Neither type
+    has a string form inside CEL, so only eval's output differs.
 D17. cel-go's ``distinct()`` (ext lists) panics on an error or non-list receiver:
     ``[1].map(x, object.missing).distinct()`` is ``internal error: interface conversion:
     *types.Err is not traits.Lister: missing method Add`` there, the receiver's own error
@@ -96,8 +97,9 @@ D18. kube-apiserver declares ``sign`` only as a global function (``sign(quantity
 D19. A Quantity here is its exact value; cel-go answers by apimachinery's internal
     representation: ``isInteger()``/``asInteger()`` refuse integral values stored with a
     fraction or as inf.Dec (``1000m``, ``1.5Gi``, ``1Ei``: ``false`` / ``cannot convert value to
-    integer`` there, ``true`` / the integer here), and ``q.sub(-9223372036854775808)`` negates
-    an int64 (wrapping) where the amount fits one, so it adds there.
+    integer`` there, ``true`` / the integer here), ``asApproximateFloat()`` of such values may
+    differ in the last bit, and ``q.sub(-9223372036854775808)`` negates an int64 (wrapping)
+    where the amount fits one, so it adds there.
 D20. ``request`` and ``namespaceObject`` are ``dyn`` here; kube-apiserver declares them as
     object types (``kubernetes.AdmissionRequest``, ``kubernetes.Namespace``, compile.go). Unknown
     fields are still compile errors (policy/declarations.py), but type errors through their
