@@ -33,6 +33,8 @@ _DOCUMENTED_REWRITES: tuple[tuple[str, re.Pattern[str], str | Callable[[re.Match
 
 _COMPREHENSION = re.compile(r"\.(all|exists|exists_one|existsOne|map|filter|transformList)\(")
 _BIND_REWRITTEN = re.compile(r"\bhas\(|\.\?|\[\?|\bvariables\.")
+# A comprehension, then (later in the text, so evaluated after it) something celgate binds.
+_COMPREHENSION_THEN_BIND = re.compile(_COMPREHENSION.pattern + r".*?(" + _BIND_REWRITTEN.pattern + ")", re.S)
 
 
 def _texts(case: dict[str, Any]) -> list[str]:
@@ -65,6 +67,9 @@ def _stale_bind(d: Disagreement) -> bool:
     # cel-cpp reads a stale cel.bind value after a comprehension that short-circuited; has(),
     # x.?f and x[?k] (presence.py) and variables (composition.py) become cel.bind in celgate.
     texts = _texts(d.case)
+    if "expr" in d.case:
+        return bool(_COMPREHENSION_THEN_BIND.search(texts[0]))
+    # in a policy, variables are nested cel.bind around every expression that reads them
     return any(_COMPREHENSION.search(t) for t in texts) and any(_BIND_REWRITTEN.search(t) for t in texts)
 
 

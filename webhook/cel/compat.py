@@ -59,7 +59,7 @@ D11. cel-cpp converts strings more leniently in some places and more strictly in
     ``int(true)`` succeed here and fail in cel-go; ``double('1_000.5')`` and
     ``duration('1µs')`` succeed in cel-go and fail here. The conversions are native to cel-cpp
     and cannot be replaced (ALREADY_EXISTS).
-D12. ``string()`` prints some values differently: non-finite doubles as ``nan``/``inf``
+D12. ``string()`` prints some values differently: non-finite doubles as ``nan``/``inf``/``-nan``
     (cel-go ``NaN``/``+Inf``), durations with 3, 6 or 9 fraction digits (``3661.500s``,
     cel-go ``3661.5s``), and timestamps in UTC (cel-go keeps the offset they were parsed with).
 D13. ``int(duration)`` (nanoseconds in cel-go) type-checks but has no implementation in
