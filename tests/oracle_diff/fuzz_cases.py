@@ -51,6 +51,7 @@ def policy_case(rng: random.Random, index: int) -> dict[str, Any]:
     obj["metadata"]["namespace"] = namespace_name
     with_params = rng.random() < 0.5
     generator = ExpressionGenerator(rng, obj["kind"], max_depth=rng.choice([2, 3]), policy=True)
+    generator.no_params = not with_params
 
     variables = []
     if rng.random() < 0.5:
@@ -61,8 +62,6 @@ def policy_case(rng: random.Random, index: int) -> dict[str, Any]:
         type_ = rng.choice(_VARIABLE_TYPES)
         variables.append({"name": f"v{n}", "expression": generator.generate(type_)})
         generator.variables[f"v{n}"] = type_
-    if not with_params:
-        generator.no_params = True
     spec: dict[str, Any] = {
         "matchConstraints": {"resourceRules": [{
             "apiGroups": [group], "apiVersions": [version], "resources": [resource], "operations": ["CREATE", "UPDATE"],
