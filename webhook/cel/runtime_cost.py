@@ -495,7 +495,10 @@ class Evaluation:
             return Optional(not zero, None if zero else value)
         receiver = args[0] if args else None
         if not isinstance(receiver, Optional):
-            raise Unsupported(f"{function} with optional arguments")
+            if any(isinstance(a, Optional) for a in args):
+                raise Unsupported(f"{function} with optional arguments")
+            # hasValue()/value() of a plain value: the format library's (compat.py D28)
+            return self.calls.call(node, args)
         if function == "hasValue":
             return receiver.present
         if function == "value":
@@ -541,7 +544,7 @@ class Evaluation:
 
     def _list(self, node: CreateList) -> Any:
         if _is_literal(node):
-            return [_constant(e) for e in node.elements]  # type: ignore[arg-type]
+            return _literal(node)
         values = []
         for index, element in enumerate(node.elements):
             value = self.eval(element)
@@ -559,7 +562,7 @@ class Evaluation:
 
     def _map(self, node: CreateMap) -> Any:
         if _is_literal(node):
-            return {_constant(e.key): _constant(e.value) for e in node.entries}  # type: ignore[arg-type]
+            return _literal(node)
         out: dict[Any, Any] = {}
         error = None
         for entry in node.entries:
@@ -679,6 +682,22 @@ def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return a == b
     return type(a) is type(b) and a == b
+
+
+def _literal(node: Expr) -> Any:
+    """The value of a constant, or of a list or map literal of constants (nested)."""
+    if isinstance(node, CreateList):
+        return [_literal(e) for e in node.elements]
+    if isinstance(node, CreateMap):
+        out = {}
+        for entry in node.entries:
+            key = _literal(entry.key)
+            if not _hashable(key):
+                raise Unsupported("map key")
+            out[key] = _literal(entry.value)
+        return out
+    assert isinstance(node, Const)
+    return _constant(node)
 
 
 def _constant(node: Const) -> Any:

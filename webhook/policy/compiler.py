@@ -191,7 +191,8 @@ class _PolicyCompiler:
             # composed text is never run (composition.py).
             composed = composition.compose(expression, dependencies, self.definitions, set(visible))
             try:
-                typed = self.env.compile(composed.text, internal=True)
+                # with cel-go's compile-time checks: they see the variables' types (format())
+                typed = self.env.compile(composed.text, internal=True, checks=True)
             except CelCompileError as exc:
                 remapped = composition.remap_errors(exc.message, composed, expression)
                 if remapped:

@@ -118,41 +118,66 @@ def exact(compiled: CompiledPolicy, context: RequestContext, data: Mapping[str, 
         raise BudgetExhausted() from None
 
 
-def one_by_one(env: CelEnvironment, context: RequestContext, data: Mapping[str, Any],
+def one_by_one(compiled: CompiledPolicy, env: CelEnvironment, context: RequestContext, data: Mapping[str, Any],
                expressions: Sequence[PolicyExpression | None], budget: CostBudget) -> list[Result | None]:
     """Each expression alone with its variables inlined, charged its cost bound."""
-    activation = context.activation(env, data)
-    hint = context.size(data)
+    run = _OneByOne(compiled, context.activation(env, data), data, context.size(data))
     results: list[Result | None] = []
     for expression in expressions:
         if expression is None:
             results.append(None)
             continue
-        program = expression.program
         started = time.perf_counter()
+        value, error = run.evaluate(expression, budget)
+        if error is not None and expression.dependencies:
+            error = run.attributed(expression, error)
+        results.append((value, None if error is None else _error(expression, error), time.perf_counter() - started))
+    return results
+
+
+class _OneByOne:
+    def __init__(self, compiled: CompiledPolicy, activation: cel.Activation, data: Mapping[str, Any], hint: int) -> None:
+        self.compiled, self.activation, self.data, self.hint = compiled, activation, data, hint
+        self._failures: dict[str, tuple[str, str] | None] = {}  # variable -> (raw error, as upstream words it)
+
+    def evaluate(self, expression: PolicyExpression, budget: CostBudget | None) -> tuple[Any, str | None]:
+        program = expression.program
         if program is None:
-            results.append((None, _error(expression, "celgate cannot evaluate this expression on its own: "
-                                         "its variables cannot be inlined (see webhook/policy/compiler.py)"), 0.0))
-            continue
+            return None, ("celgate cannot evaluate this expression on its own: its variables cannot be inlined "
+                          "(see webhook/policy/compiler.py)")
         try:
-            program.charge(data, budget, hint)
-            value = program.run(activation)
+            program.charge(self.data, budget, self.hint)
+            value = program.run(self.activation)
         except CelCostError as exc:
             if not exc.per_call:
                 raise BudgetExhausted() from None
-            results.append((None, _error(expression, exc.message), time.perf_counter() - started))
-            continue
+            return None, exc.message
         except CelEvaluationError as exc:
-            results.append((None, _error(expression, exc.message), time.perf_counter() - started))
-            continue
+            return None, exc.message
         except RuntimeError as exc:
-            results.append((None, _error(expression, strip_status(str(exc))), time.perf_counter() - started))
-            continue
+            return None, strip_status(str(exc))
         try:
-            results.append((value.plain_value(), None, time.perf_counter() - started))
+            return value.plain_value(), None
         except Exception:  # noqa: BLE001 - a value Python cannot hold (an optional)
-            results.append((value, None, time.perf_counter() - started))
-    return results
+            return value, None
+
+    def _failure(self, name: str) -> tuple[str, str] | None:
+        if name not in self._failures:
+            self._failures[name] = None
+            variable = self.compiled.variable(name)
+            _, error = self.evaluate(variable, None)
+            if error is not None:
+                self._failures[name] = (error, f'composited variable "{name}" fails to evaluate: {self.attributed(variable, error)}')
+        return self._failures[name]
+
+    def attributed(self, expression: PolicyExpression, error: str) -> str:
+        """An error as upstream words it when a variable the expression reads failed with it
+        (composition.go: 'composited variable "x" fails to evaluate: ...')."""
+        for name in expression.dependencies:
+            failure = self._failure(name)
+            if failure is not None and failure[0] == error:
+                return failure[1]
+        return error
 
 
 def _error(expression: PolicyExpression, message: str) -> str:

@@ -13,7 +13,7 @@ activation, no value crossing into Python until the results::
 with ``variables.a`` read as ``__celgate_l0[0]``; the result, one list per layer around the
 filter's, is unwrapped in Python (an index after each ``map`` would double the parser depth a
 layer takes, and cel-cpp's parser stops at 32). Every variable the filter can read is
-evaluated once, eagerly, as an iteration variable (never a ``cel.bind``: compat.py D16). Eager
+evaluated once, eagerly, as an iteration variable (never a ``cel.bind``: compat.py D30). Eager
 and lazy evaluation give the same values exactly when nothing fails, so the plan's answer is
 taken only when the program returns without an error, and only when its cost bound (cost.py,
 an upper bound of everything it evaluates) proves that no limit can be reached: the bound is

@@ -107,7 +107,7 @@ class _Filter:
 
     def one_by_one(self, expressions: Sequence[PolicyExpression | None], budget: CostBudget) -> list[Result | None]:
         FastPaths.exact_unsupported += 1
-        return filters.one_by_one(self.env, self.context, self.data, expressions, budget)
+        return filters.one_by_one(self.compiled, self.env, self.context, self.data, expressions, budget)
 
 
 def _data(inputs: Inputs, *, request: dict[str, Any], namespace: dict[str, Any] | None,
