@@ -59,37 +59,10 @@ def _mentions(answer: Any, *needles: str) -> bool:
     return any(needle in text for needle in needles)
 
 
-def _optional_on_null(d: Disagreement) -> bool:
-    if _mentions(d.celgate, "no such overload: _[?_]", "no such overload: _?._"):
-        return True
-    # A messageExpression that failed this way is invisible: celgate fell back to the message.
-    if "policy" not in d.case or not isinstance(d.celgate.get("decisions"), list):
-        return False
-    if not same_value(d.celgate.get("auditAnnotations"), d.oracle.get("auditAnnotations")):
-        return False
-    validations = d.case["policy"]["spec"]["validations"]
-    differing = [(v, ours, theirs) for v, ours, theirs in zip(validations, d.celgate["decisions"], d.oracle.get("decisions", []))
-                 if ours != theirs]
-    if not differing or len(d.celgate["decisions"]) != len(d.oracle.get("decisions", [])):
-        return False
-    for validation, ours, theirs in differing:
-        optional = re.search(r"\.\?|\[\?", validation.get("messageExpression", ""))
-        fallback = ours["message"] in (validation.get("message", "").strip(),
-                                       "failed expression: " + validation["expression"].strip())
-        if not (ours["evaluation"] == theirs["evaluation"] == "deny" and optional and fallback):
-            return False
-    return True
-
-
-# The disagreement classes known and being fixed in other workstreams: (class, reason, test),
-# tried in order (stale-bind, the loosest, last). Whoever fixes one removes it here; the bounded
-# fuzz test then holds celgate to it.
+# Disagreement classes known and being fixed elsewhere: (class, reason, test), tried in order.
+# None left (the stale cel.bind slot, the cost limits, composited variable errors and optionals
+# on null are fixed); a class added here must name where its fix lies.
 KNOWN_AND_BEING_FIXED: tuple[tuple[str, str, Callable[[Disagreement], bool]], ...] = (
-    ("optional-on-null",
-     "x[?k] and x.?f on a null x are optional.none() in cel-go; celgate says 'no such overload: "
-     "_[?_]' / '_?._' where presence.py's rewrite does not reach "
-     "(object.metadata.?labels[?'app'] with labels: null)",
-     _optional_on_null),
 )
 
 

@@ -130,9 +130,22 @@ def _operand_start(tokens: list[Token], end: int) -> int | None:
 
 @dataclass(frozen=True)
 class _Edit:
+    """Replace ``source[start:end]`` by ``template``, in which ``{operand}`` (and ``{key}``)
+    stand for the source spans given, themselves rewritten (tests nest: ``a.?b.?c``)."""
+
     start: int
     end: int
-    text: str
+    template: str
+    operand: tuple[int, int]
+    key: tuple[int, int] | None = None
+
+
+def _guard(name: str, test: str) -> str:
+    """``test`` on the bound ``name`` where it is a map or a list (cel-cpp's own answer, errors
+    included), else none; an optional operand by its value (an optional of null is none too).
+    The operand is bound as ``dyn``, so that the branches type-check whatever its static type."""
+    return (f"type({name}) == {_OPTIONAL_TYPE} ? ({name}.hasValue() && type({name}.value()) in [map, list]"
+            f" ? {test} : optional.none()) : (type({name}) in [map, list] ? {test} : optional.none())")
 
 
 def _has_edit(source: str, tokens: list[Token], node: Select, number: int, starts: dict[int, int]) -> _Edit | None:
@@ -149,10 +162,9 @@ def _has_edit(source: str, tokens: list[Token], node: Select, number: int, start
         return None
     if _operand_start(tokens, close - 3) != open_index + 1:
         return None
-    operand = source[tokens[open_index + 1].start:dot.start]
     name = f"{_BINDING}{number}"
-    text = f"[{operand}].all({name}, type({name}) in [map, list] ? has({name}.{field.text}) : false)"
-    return _Edit(tokens[open_index - 1].start, tokens[close].end, text)
+    template = f"[{{operand}}].all({name}, type({name}) in [map, list] ? has({name}.{field.text}) : false)"
+    return _Edit(tokens[open_index - 1].start, tokens[close].end, template, (tokens[open_index + 1].start, dot.start))
 
 
 def _optional_select_edit(source: str, tokens: list[Token], node: Call, number: int, starts: dict[int, int]) -> _Edit | None:
@@ -166,11 +178,45 @@ def _optional_select_edit(source: str, tokens: list[Token], node: Call, number: 
     start = _operand_start(tokens, dot_index - 1)
     if start is None:
         return None
-    operand = source[tokens[start].start:tokens[dot_index].start]
     name = f"{_BINDING}{number}"
-    text = (f"[{operand}].map({name}, type({name}) in [map, list, {_OPTIONAL_TYPE}]"
-            f" ? {name}.?{field.text} : optional.none())[0]")
-    return _Edit(tokens[start].start, field.end, text)
+    template = f"[dyn({{operand}})].map({name}, {_guard(name, f'{name}.?{field.text}')})[0]"
+    return _Edit(tokens[start].start, field.end, template, (tokens[start].start, tokens[dot_index].start))
+
+
+def _optional_index_edit(source: str, tokens: list[Token], node: Call, number: int, starts: dict[int, int]) -> _Edit | None:
+    bracket = starts.get(node.offset)
+    if bracket is None or bracket == 0 or bracket + 2 >= len(tokens):
+        return None
+    if not (_is(tokens[bracket], "[") and _is(tokens[bracket + 1], "?")):
+        return None
+    close = _matching_close(tokens, bracket)
+    start = _operand_start(tokens, bracket - 1)
+    if close is None or start is None or close <= bracket + 2:
+        return None
+    name, key = f"{_BINDING}{number}", f"{_BINDING}{number}k"
+    # The key is evaluated whatever the operand is (its errors surface, as in cel-go), then again
+    # in place: cel-cpp's optional index refuses a key it only knows as dyn.
+    template = f"[dyn({{operand}})].map({name}, [{{key}}].map({key}, {_guard(name, f'{name}[?{{key}}]')})[0])[0]"
+    return _Edit(tokens[start].start, tokens[close].end, template, (tokens[start].start, tokens[bracket].start),
+                 (tokens[bracket + 2].start, tokens[close - 1].end))
+
+
+def _render(source: str, start: int, end: int, edits: list[_Edit]) -> str:
+    """``source[start:end]`` with the edits inside it applied, nested ones inside their operands."""
+    out: list[str] = []
+    position = start
+    for edit in edits:
+        if edit.start < position or edit.end > end:
+            continue  # inside an edit already rendered, or outside this span
+        out.append(source[position:edit.start])
+        inner = [e for e in edits if e is not edit and edit.start <= e.start and e.end <= edit.end]
+        parts = {"operand": _render(source, *edit.operand, inner)}
+        if edit.key is not None:
+            parts["key"] = _render(source, *edit.key, inner)
+        out.append(edit.template.format(**parts))
+        position = edit.end
+    out.append(source[position:end])
+    return "".join(out)
 
 
 def rewrite(ast: CheckedAst) -> str | None:
@@ -178,9 +224,7 @@ def rewrite(ast: CheckedAst) -> str | None:
     tests = [
         node for node in ast.walk()
         if (isinstance(node, Select) and node.test_only)
-        # an optional receiver is left alone: cel-cpp already propagates none
-        or (isinstance(node, Call) and node.function == "_?._" and node.target is None
-            and not (node.args and node.args[0].type.kind == "optional"))
+        or (isinstance(node, Call) and node.function in ("_?._", "_[?_]") and node.target is None)
     ]
     source = ast.expression
     tokens = tokenize(source) if tests else None
@@ -191,25 +235,15 @@ def rewrite(ast: CheckedAst) -> str | None:
     for node in tests:
         if isinstance(node, Select):
             edit = _has_edit(source, tokens, node, len(edits), starts)
-        elif isinstance(node, Call):
+        elif isinstance(node, Call) and node.function == "_?._":
             edit = _optional_select_edit(source, tokens, node, len(edits), starts)
+        elif isinstance(node, Call):
+            edit = _optional_index_edit(source, tokens, node, len(edits), starts)
         else:
             continue
         if edit is not None:
             edits.append(edit)
-    # Nested tests overlap; keep the outermost of each nest (inner ones then run as cel-cpp's).
-    kept: list[_Edit] = []
-    for edit in sorted(edits, key=lambda e: (e.start, -e.end)):
-        if kept and edit.start < kept[-1].end:
-            continue
-        kept.append(edit)
-    if not kept:
+    if not edits:
         return None
-    out = []
-    position = 0
-    for edit in kept:
-        out.append(source[position:edit.start])
-        out.append(edit.text)
-        position = edit.end
-    out.append(source[position:])
-    return "".join(out)
+    edits.sort(key=lambda e: (e.start, -e.end))
+    return _render(source, 0, len(source), edits)
