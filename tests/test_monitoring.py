@@ -19,7 +19,7 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 import webhook.metrics
-from webhook.policy.decision import EvaluationResult
+from webhook.policy.decision import EnforcementAction, ErrorType
 
 REPO = Path(__file__).resolve().parent.parent
 MONITORING = REPO / "manifests" / "monitoring"
@@ -39,7 +39,8 @@ EXTERNAL_METRICS = {
 }
 # The values celgate writes into its enumerated labels (webhook/metrics.py: record_decision).
 LABEL_VALUES = {
-    "result": set(typing.get_args(EvaluationResult)) - {"skip"},  # skipped bindings are not counted
+    "enforcement_action": set(typing.get_args(EnforcementAction)),
+    "error_type": set(typing.get_args(ErrorType)),
     "allowed": {"true", "false"},
 }
 
@@ -133,9 +134,9 @@ def test_metric_names_are_read_from_promql(expr, names):
 
 def test_a_misspelt_metric_name_is_reported():
     (expr,) = [rule["expr"] for rule in ALERTS if rule["alert"] == "CelgatePolicyErrors"]
-    misspelt = expr.replace("celgate_policy_check_total", "celgate_policy_checks_total")
+    misspelt = expr.replace("celgate_policy_evaluation_errors_total", "celgate_policy_evaluation_error_total")
     assert unknown_metrics(expr) == set()
-    assert unknown_metrics(misspelt) == {"celgate_policy_checks_total"}
+    assert unknown_metrics(misspelt) == {"celgate_policy_evaluation_error_total"}
 
 
 def test_exported_samples_include_the_suffixes_prometheus_client_appends():
