@@ -130,6 +130,18 @@ class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stdout is at the time (a test's capture, a redirected stream)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001
+        pass
+
+
 class _DecisionsOnly(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return record.name == "celgate.decisions"
@@ -150,7 +162,7 @@ def configure_logging(
     handlers: list[logging.Handler] = [stderr]
     if decisions_to_stdout:
         stderr.addFilter(_NotDecisions())
-        stdout = logging.StreamHandler(sys.stdout)
+        stdout = _StdoutHandler()
         stdout.setFormatter(formatter)
         stdout.addFilter(_DecisionsOnly())
         handlers.append(stdout)

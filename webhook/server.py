@@ -182,6 +182,11 @@ def create_app(state: ServerState) -> Starlette:
             "lastReloadError": status.last_error,
             "policies": policy_set.names(),
             "bindings": sorted(policy_set.bindings),
+            # what `celgate verify` lists: each binding in force with its actions
+            "enforcement": [
+                {"policy": name, "binding": binding.name, "validationActions": list(binding.validation_actions)}
+                for name in policy_set.names() for binding in policy_set.bindings_for(name)
+            ],
         })
 
     routes = [
