@@ -39,6 +39,7 @@ class VerifyOptions:
     webhook_config: str = "celgate"
     tls_secret: str = "celgate-tls"
     allow_fail_open: bool = False
+    min_certificate_days: float = EXPIRY_WARNING_DAYS
     canary: Callable[[], Any] | None = None  # returns a webhook.canary.CanaryResult
 
 
@@ -152,9 +153,9 @@ def check_certificate(ctx: Context) -> list[Check]:
         checks.append(Check(False, f"serving certificate is not valid for {host} (it names {', '.join(sorted(_names(cert))) or 'nothing'})"))
     left = cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
     days = left.total_seconds() / 86400
-    checks.append(Check(days > EXPIRY_WARNING_DAYS,
-                        f"serving certificate expires {cert.not_valid_after_utc:%Y-%m-%d} ({days:.0f} days)"
-                        + ("" if days > EXPIRY_WARNING_DAYS else ": rotate it (manifests/install-certs.sh --rotate)")))
+    enough = days > ctx.options.min_certificate_days
+    checks.append(Check(enough, f"serving certificate expires {cert.not_valid_after_utc:%Y-%m-%d} ({days:.1f} days)"
+                        + ("" if enough else f", under {ctx.options.min_certificate_days:g}: rotate it (manifests/install-certs.sh --rotate)")))
     return checks
 
 

@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tls-secret", default="celgate-tls",
                         help="Secret with the serving certificate, in the Service's namespace (default: %(default)s)")
     parser.add_argument("--allow-fail-open", action="store_true", help="accept failurePolicy Ignore")
+    parser.add_argument("--min-certificate-days", type=float, default=14.0,
+                        help="✗ when the serving certificate expires sooner (default: %(default)s)")
     parser.add_argument("--no-canary", action="store_true", help="skip the canary")
     parser.add_argument("--quiet", "-q", action="store_true", help="no detail lines under the checks")
     parser.set_defaults(run=run)
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
     try:
         rest = KubeREST(load_api_client(args.kubeconfig))
         options = VerifyOptions(webhook_config=args.webhook_config, tls_secret=args.tls_secret,
-                                allow_fail_open=args.allow_fail_open,
+                                allow_fail_open=args.allow_fail_open, min_certificate_days=args.min_certificate_days,
                                 canary=None if args.no_canary else (lambda: canary_from_args(args)))
         checks = verify(rest, options)
     except (ClusterConfigError, KubeRESTError, OSError) as error:
