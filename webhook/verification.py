@@ -8,6 +8,7 @@ the certificate read from the Service's TLS Secret or from the URL's TLS handsha
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import socket
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 from webhook.kube_rest import KubeREST
 
@@ -64,8 +66,6 @@ def check_configuration(ctx: Context) -> list[Check]:
         return [Check(False, f"ValidatingWebhookConfiguration {ctx.options.webhook_config} not found: nothing calls celgate")]
     names = ", ".join(h["name"] for h in _hooks(ctx))
     checks = [Check(bool(_hooks(ctx)), f"ValidatingWebhookConfiguration {ctx.options.webhook_config} present ({names or 'no webhooks'})")]
-    import base64
-
     bundles = {h.get("clientConfig", {}).get("caBundle", "") for h in _hooks(ctx)}
     ctx.ca_pem = base64.b64decode(next(iter(bundles))) if len(bundles) == 1 and "" not in bundles else b""
     if not ctx.ca_pem:
@@ -108,8 +108,6 @@ def _serving_certificate(ctx: Context, hook: dict[str, Any]) -> tuple[x509.Certi
     secret = ctx.rest.get(f"/api/v1/namespaces/{service.get('namespace')}/secrets/{ctx.options.tls_secret}")
     if secret is None:
         return None, "", f"Secret {service.get('namespace')}/{ctx.options.tls_secret}"
-    import base64
-
     pem = base64.b64decode((secret.get("data") or {}).get("tls.crt", ""))
     return (x509.load_pem_x509_certificate(pem), f"{service.get('name')}.{service.get('namespace')}.svc",
             f"Secret {service.get('namespace')}/{ctx.options.tls_secret}")
@@ -120,7 +118,7 @@ def _issued_by_bundle(cert: x509.Certificate, bundle: bytes) -> bool:
         try:
             cert.verify_directly_issued_by(ca)
             return True
-        except (ValueError, TypeError, Exception):  # noqa: BLE001 - InvalidSignature and friends: not this CA
+        except (InvalidSignature, ValueError, TypeError):  # not this CA (or not a key type it could sign with)
             continue
     return False
 
