@@ -25,7 +25,7 @@ import yaml
 
 from controlplane import free_port
 from e2e_objects import SHIPPED_POLICIES, WEBHOOK_PREFIX, pod, psa_labels
-from registration import MODE_LABEL, REPO, SUITE_LABEL
+from registration import MODE_LABEL, REPO, SUITE_LABEL, install_native, nativize, read_policy_documents, uninstall
 
 from webhook.certs import generate_bundle
 
@@ -99,6 +99,46 @@ def test_metrics_count_checks_per_policy_binding_and_enforcement_action(cluster,
     assert _sample(after_text, CHECK, {"policy": "pss-baseline-host-namespaces"}) == _sample(
         before_text, CHECK, {"policy": "pss-baseline-host-namespaces"})
     assert "celgate_admission_requests_in_flight" in after_text
+
+
+def test_the_check_series_have_the_apiservers_labels_and_values(cluster, webhook, namespace):
+    """The same Pods through the built-in plugin and through celgate move the same series."""
+    if webhook.process is None:
+        pytest.skip("celgate runs in the cluster: its /metrics is not reachable from here")
+    policy = "pss-baseline-privileged"
+    documents = [d for d in read_policy_documents([SHIPPED_POLICIES])
+                 if d["metadata"]["name"] == policy or d.get("spec", {}).get("policyName") == policy]
+    probe_ns = cluster.create_namespace("native", prefix="metrics-probe")
+    installed = install_native(cluster.kube, nativize(documents), probe_ns)
+    labels = psa_labels("baseline", "enforce", "warn", "audit")
+    native_ns, webhook_ns = namespace("native", labels), namespace("webhook", labels)
+
+    def series(text: str, prefix: str) -> dict[tuple[str, ...], float]:
+        found = {}
+        for line in text.splitlines():
+            if line.startswith(f"{prefix}_validating_admission_policy_check_total{{"):
+                pairs = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', line[:line.rindex("}")]))
+                if pairs.get("policy") == policy:
+                    found[tuple(sorted(pairs.items()))] = float(line.rsplit(" ", 1)[1])
+        return found
+
+    def scrape() -> tuple[dict, dict]:
+        native = cluster.kube.api.rest_client.pool_manager.request(
+            "GET", cluster.kube.api.configuration.host + "/metrics").data.decode()
+        return series(native, "apiserver"), series(_metrics(f"http://127.0.0.1:{webhook.process.metrics_port}/metrics"), "celgate")
+
+    try:
+        native_before, celgate_before = scrape()
+        for index in range(2):
+            assert not cluster.kube.create(pod(f"privileged-{index}", privileged=True), native_ns).allowed
+            assert not cluster.kube.create(pod(f"privileged-{index}", privileged=True), webhook_ns).allowed
+        native_after, celgate_after = scrape()
+    finally:
+        uninstall(cluster.kube, installed)
+    native_delta = {k: v - native_before.get(k, 0) for k, v in native_after.items() if v - native_before.get(k, 0)}
+    celgate_delta = {k: v - celgate_before.get(k, 0) for k, v in celgate_after.items() if v - celgate_before.get(k, 0)}
+    assert native_delta, "the API server recorded no check for the native Pods"
+    assert celgate_delta == native_delta
 
 
 def test_a_warn_binding_produces_a_policy_report_the_installed_crd_accepts(cluster, webhook, namespace, policy_report_crds):
