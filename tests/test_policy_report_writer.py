@@ -86,3 +86,16 @@ def test_writes_per_flush_are_bounded():
     recorder.flush()
     recorder.flush()
     assert api.writes == 5
+
+
+def test_missing_crds_drop_the_results_and_are_logged_once(caplog):
+    class NoCRDs(FakeReports):
+        def must(self, method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
+            raise KubeRESTError(method, path, Reply(404, {"message": "the server could not find the requested resource"}))
+
+    recorder = PolicyReportRecorder(NoCRDs())  # type: ignore[arg-type]
+    for _ in range(3):
+        recorder.record(attributes_for_manifest(POD), WARNED)
+        recorder.flush()
+    assert recorder._pending == {}
+    assert sum("CRDs are not installed" in r.getMessage() for r in caplog.records) == 1

@@ -64,6 +64,7 @@ class PolicyReportRecorder:
         self._queue: queue.Queue[tuple[str | None, dict[str, Any]]] = queue.Queue(maxsize=max_queue)
         self._pending: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
         self._stop = threading.Event()
+        self._missing_crd_logged = False
         self._thread = threading.Thread(target=self._run, name="policy-reports", daemon=True)
 
     def start(self) -> "PolicyReportRecorder":
@@ -116,9 +117,17 @@ class PolicyReportRecorder:
             try:
                 dropped = write_report(self.rest, namespace, REPORT_NAME, results, replace=False,
                                        max_results=self.max_results)
-            except Exception as exc:  # noqa: BLE001 - kept for the next flush, counted, logged once per flush
-                conflict = getattr(getattr(exc, "reply", None), "status", 0) == 409
+            except Exception as exc:  # noqa: BLE001 - kept for the next flush, counted, logged
+                status = getattr(getattr(exc, "reply", None), "status", 0)
+                conflict = status == 409
                 metrics.POLICY_REPORT_WRITES.labels("conflict" if conflict else "error").inc()
+                if status == 404:  # the CRDs are not installed: say so once, keep nothing
+                    metrics.POLICY_REPORT_RESULTS.labels("write_error").inc(len(results))
+                    if not self._missing_crd_logged:
+                        self._missing_crd_logged = True
+                        log.warning("PolicyReports not written: the wgpolicyk8s.io CRDs are not installed "
+                                    "(kubectl apply -k manifests/policy-reports, or --no-policy-reports)")
+                    continue
                 if len(results) <= self.max_results:
                     self._pending[namespace] = results + self._pending.get(namespace, [])
                 else:

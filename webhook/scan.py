@@ -93,7 +93,7 @@ def discover(rest: KubeREST) -> list[ScanTarget]:
     for group in rest.must("GET", "/apis").get("groups") or []:
         preferred = (group.get("preferredVersion") or {}).get("groupVersion")
         versions = [v["groupVersion"] for v in group.get("versions") or []]
-        group_versions += [preferred] + [v for v in versions if v != preferred] if preferred else versions
+        group_versions += ([preferred] + [v for v in versions if v != preferred]) if preferred else versions
     targets = []
     for group_version in group_versions:
         group, _, version = group_version.rpartition("/")

@@ -68,17 +68,17 @@ def _progress(stream: TextIO) -> Any:
     return show
 
 
-def _scan(args: argparse.Namespace, policy_set: Any, rest: Any, err: TextIO) -> Any:
+def _scan(args: argparse.Namespace, policy_set: Any, rest: Any, err: TextIO, documents: Sequence[Any] = ()) -> Any:
+    """Files when there is no API client, else the cluster (with a progress line on a terminal)."""
     from webhook.scan import scan_cluster, scan_documents
 
     if rest is None:
-        return scan_documents(policy_set[0], policy_set[1], namespace_labels=parse_namespace_labels(args.namespace_labels))
-    if rest is not None:
-        progress = _progress(err) if err.isatty() and not args.no_progress else None
-        scan = scan_cluster(rest, policy_set, namespaces=args.namespace, progress=progress)
-        if progress is not None:
-            err.write("\r\033[K")
-        return scan
+        return scan_documents(policy_set, documents, namespace_labels=parse_namespace_labels(args.namespace_labels))
+    progress = _progress(err) if err.isatty() and not args.no_progress else None
+    scan = scan_cluster(rest, policy_set, namespaces=args.namespace, progress=progress)
+    if progress is not None:
+        err.write("\r\033[K")
+    return scan
 
 
 def _render(args: argparse.Namespace, scan: Any, out: TextIO) -> None:
@@ -170,16 +170,17 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
         if (args.apply or args.serve) and not clustered:
             raise UsageError("--apply and --serve need a cluster")
         rest = KubeREST(load_api_client(args.kubeconfig)) if clustered else None
+        documents: list[Any] = []
         if clustered:
             policy_set = _policy_set(args.policies)
         else:  # as `celgate test`: policies among the inputs are the set, else --policies, else the shipped ones
             from webhook.commands.test import _policy_set as policies_and_objects
             from webhook.commands.test import _read_all
 
-            policy_set = policies_and_objects(args, _read_all(args.inputs, "input"))
+            policy_set, documents = policies_and_objects(args, _read_all(args.inputs, "input"))
         if args.serve:
             return _serve(args, policy_set, rest, err)
-        scan = _scan(args, policy_set, rest, err)
+        scan = _scan(args, policy_set, rest, err, documents)
         _render(args, scan, out)
         if args.apply:
             count = apply_reports(rest, scan, args.namespace)
