@@ -102,7 +102,8 @@ def choose_policies() -> PolicyChoice:
 class CelgateServer:
     """``celgate serve`` in its own process group, stderr to a log file that is scanned afterwards."""
 
-    def __init__(self, workdir: Path, policies: PolicyChoice, workers: int, log_level: str) -> None:
+    def __init__(self, workdir: Path, policies: PolicyChoice, workers: int, log_level: str,
+                 kubeconfig: str | None = None, extra_args: list[str] | None = None) -> None:
         from webhook.certs import generate_bundle, write_bundle
 
         certs = write_bundle(generate_bundle(dns_names=["localhost"], ip_addresses=["127.0.0.1"]), workdir / "tls")
@@ -113,7 +114,10 @@ class CelgateServer:
         self.command = [
             *command, "serve", "--host", "127.0.0.1", "--port", "0", "--workers", str(workers),
             "--tls-cert", str(certs.cert), "--tls-key", str(certs.key), "--policies", str(policies.path),
-            "--namespace-labels", f"{NAMESPACE}={policies.namespace_labels}", "--log-level", log_level,
+            "--log-level", log_level,
+            # With a cluster the namespace and its labels are the cluster's (bench/compliance_overhead.py).
+            *(["--kubeconfig", kubeconfig] if kubeconfig else ["--namespace-labels", f"{NAMESPACE}={policies.namespace_labels}"]),
+            *(extra_args or []),
         ]
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
@@ -347,8 +351,10 @@ def choose_client(requested: str) -> str:
 def print_setup(args: argparse.Namespace, client_kind: str, policies: PolicyChoice, body: Path) -> None:
     print(f"server:   celgate serve, {args.workers} worker(s), log level {args.log_level}, TLS on 127.0.0.1")
     print(f"policies: {policies.note}")
-    print(f"request:  {REVIEW_FIXTURE.relative_to(ROOT)} ({body.stat().st_size} bytes, 3 containers), "
-          f"namespace {NAMESPACE} enforce=restricted")
+    print(f"request:  {args.review or REVIEW_FIXTURE.relative_to(ROOT)} ({body.stat().st_size} bytes, 3 containers), "
+          f"namespace {NAMESPACE} " + ("labelled in the cluster" if args.kubeconfig else "enforce=restricted"))
+    if args.serve_arg:
+        print(f"serve:    extra arguments {' '.join(args.serve_arg)}")
     if client_kind == "wrk":
         client_note = f"wrk, {args.threads} thread(s) max (separate process; does not verify the certificate)"
     else:
@@ -374,13 +380,13 @@ def report_server_exit(code: int | None, problems: list[str]) -> bool:
 
 def bench(args: argparse.Namespace) -> int:
     client_kind = choose_client(args.client)
-    review = json.loads(REVIEW_FIXTURE.read_text())
+    review = json.loads((args.review or REVIEW_FIXTURE).read_text())
     policies = choose_policies()
     with tempfile.TemporaryDirectory(prefix="celgate-load-") as scratch:
         workdir = Path(scratch)
         body = workdir / "review.json"
         body.write_text(json.dumps(review, separators=(",", ":")))
-        server = CelgateServer(workdir, policies, args.workers, args.log_level)
+        server = CelgateServer(workdir, policies, args.workers, args.log_level, args.kubeconfig, args.serve_arg)
         print_setup(args, client_kind, policies, body)
         failed = False
         try:
@@ -427,6 +433,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="wrk threads (default 1: one C thread saturates this server; cores are scarce)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                         help="server log level (default info: one decision line per request, as deployed)")
+    parser.add_argument("--kubeconfig", help="give celgate serve this cluster (namespace bench-restricted must exist there)")
+    parser.add_argument("--review", type=Path, help="another AdmissionReview to send (default: the 3-container fixture)")
+    parser.add_argument("--serve-arg", action="append", default=[], metavar="ARG",
+                        help="extra argument for celgate serve (repeatable; --serve-arg=--no-policy-reports)")
     args = parser.parse_args(argv)
     if args.duration < 1 or args.warmup < 0 or args.workers < 1 or any(level < 1 for level in args.levels):
         parser.error("--duration and --workers must be at least 1, --warmup at least 0, levels at least 1")

@@ -19,7 +19,7 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 import webhook.metrics
-from webhook.policy.decision import EvaluationResult
+from webhook.policy.decision import EnforcementAction, ErrorType
 
 REPO = Path(__file__).resolve().parent.parent
 MONITORING = REPO / "manifests" / "monitoring"
@@ -39,7 +39,8 @@ EXTERNAL_METRICS = {
 }
 # The values celgate writes into its enumerated labels (webhook/metrics.py: record_decision).
 LABEL_VALUES = {
-    "result": set(typing.get_args(EvaluationResult)) - {"skip"},  # skipped bindings are not counted
+    "enforcement_action": set(typing.get_args(EnforcementAction)),
+    "error_type": set(typing.get_args(ErrorType)),
     "allowed": {"true", "false"},
 }
 
@@ -98,6 +99,8 @@ def metric_names(expr: str) -> set[str]:
 KUSTOMIZATION = yaml.safe_load((MONITORING / "kustomization.yaml").read_text())
 RULE = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
 SERVICE_MONITOR = yaml.safe_load((MONITORING / "servicemonitor.yaml").read_text())
+SCAN_SERVICE_MONITOR = yaml.safe_load((MONITORING / "servicemonitor-scan.yaml").read_text())
+SCAN_SERVICE = yaml.safe_load((REPO / "manifests" / "scan" / "service.yaml").read_text())
 DASHBOARD = json.loads((MONITORING / "grafana-dashboard.json").read_text())
 SERVICE = yaml.safe_load((REPO / "manifests" / "service.yaml").read_text())
 DEPLOYMENT = yaml.safe_load((REPO / "manifests" / "deployment.yaml").read_text())
@@ -133,9 +136,9 @@ def test_metric_names_are_read_from_promql(expr, names):
 
 def test_a_misspelt_metric_name_is_reported():
     (expr,) = [rule["expr"] for rule in ALERTS if rule["alert"] == "CelgatePolicyErrors"]
-    misspelt = expr.replace("celgate_policy_check_total", "celgate_policy_checks_total")
+    misspelt = expr.replace("celgate_policy_evaluation_errors_total", "celgate_policy_evaluation_error_total")
     assert unknown_metrics(expr) == set()
-    assert unknown_metrics(misspelt) == {"celgate_policy_checks_total"}
+    assert unknown_metrics(misspelt) == {"celgate_policy_evaluation_error_total"}
 
 
 def test_exported_samples_include_the_suffixes_prometheus_client_appends():
@@ -198,7 +201,7 @@ def test_kustomization_installs_every_file_and_is_not_part_of_the_base():
 def test_kustomize_builds_the_bundle():
     built = subprocess.run(["kubectl", "kustomize", str(MONITORING)], capture_output=True, text=True, timeout=30, check=True)
     objects = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(built.stdout)}
-    assert set(objects) == {("ServiceMonitor", "celgate"), ("PrometheusRule", "celgate"),
+    assert set(objects) == {("ServiceMonitor", "celgate"), ("ServiceMonitor", "celgate-scan"), ("PrometheusRule", "celgate"),
                             ("ConfigMap", "celgate-grafana-dashboard")}
     assert json.loads(objects[("ConfigMap", "celgate-grafana-dashboard")]["data"]["celgate.json"]) == DASHBOARD
 
@@ -214,6 +217,15 @@ def test_service_monitor_scrapes_the_metrics_port_of_the_celgate_service():
     (container,) = DEPLOYMENT["spec"]["template"]["spec"]["containers"]
     assert port["targetPort"] in {p["name"] for p in container["ports"]}
     assert (endpoint["path"], endpoint["scheme"]) == ("/metrics", "http")
+
+
+def test_the_scan_service_monitor_scrapes_the_scanner_and_not_the_webhook():
+    spec = SCAN_SERVICE_MONITOR["spec"]
+    assert spec["selector"]["matchLabels"].items() <= SCAN_SERVICE["metadata"]["labels"].items()
+    assert not spec["selector"]["matchLabels"].items() <= SERVICE["metadata"]["labels"].items()
+    assert not SERVICE_MONITOR["spec"]["selector"]["matchLabels"].items() <= SCAN_SERVICE["metadata"]["labels"].items()
+    # the scanner's Pods must never become endpoints of the webhook Service
+    assert not SERVICE["spec"]["selector"].items() <= SCAN_SERVICE["spec"]["selector"].items()
 
 
 def test_dashboard_panels_have_unique_ids_and_the_datasource_variable():

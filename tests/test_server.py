@@ -200,7 +200,10 @@ def test_health_readiness_policies_and_metrics(server: ServerProcess) -> None:
         metrics = client.get("/metrics").text
     assert {"no-privileged", "team-label"} <= set(policies["policies"])
     assert 'celgate_admission_requests_total{allowed="false",operation="CREATE",resource="pods"}' in metrics
-    assert 'celgate_policy_check_total{binding="no-privileged-enforce",policy="no-privileged",result="deny"}' in metrics
+    # kube-apiserver's labels and values: a failed validation is error_type="invalid_error"
+    assert ('celgate_validating_admission_policy_check_total{enforcement_action="deny",error_type="invalid_error",'
+            'policy="no-privileged",policy_binding="no-privileged-enforce"}') in metrics
+    assert "celgate_admission_requests_in_flight" in metrics
 
 
 def _generation(server: ServerProcess) -> dict:

@@ -11,10 +11,10 @@ import sys
 from typing import Sequence
 
 from webhook import __version__
-from webhook.commands import certs, eval, serve, test
+from webhook.commands import canary, certs, eval, scan, serve, test, verify
 
 # In the order `celgate --help` lists them.
-COMMANDS = (test, eval, serve, certs)
+COMMANDS = (test, eval, serve, certs, scan, canary, verify)
 
 
 def build_parser() -> argparse.ArgumentParser:

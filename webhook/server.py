@@ -49,6 +49,8 @@ class ServerState:
     body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS
     evaluation_timeout: float = DEFAULT_EVALUATION_TIMEOUT_SECONDS
     extra_routes: list[Route] = field(default_factory=list)
+    # webhook/policy_report_writer.PolicyReportRecorder, or None (--no-policy-reports, no cluster).
+    reports: Any = None
     # Evaluation is CPU-bound Python: one thread per worker process. Several would only contend
     # for the GIL and stretch every request's latency; queued requests still meet the deadline.
     evaluator: ThreadPoolExecutor = field(
@@ -129,6 +131,7 @@ def create_app(state: ServerState) -> Starlette:
         attributes = parsed.attributes
         started = time.perf_counter()
         policy_set = state.store.current
+        metrics.IN_FLIGHT.inc()
         try:
             decision = await asyncio.wait_for(
                 asyncio.get_running_loop().run_in_executor(
@@ -145,12 +148,16 @@ def create_app(state: ServerState) -> Starlette:
         except Exception as exc:  # noqa: BLE001 - any bug must fail closed, with a message
             log.exception("evaluation failed for request %s", parsed.uid)
             decision = _failed_closed(f"celgate: internal error while evaluating policies: {exc}")
+        finally:
+            metrics.IN_FLIGHT.dec()
         elapsed = time.perf_counter() - started
         if decision.elapsed_seconds == 0.0:  # failed closed: record the time it really took
             decision = dataclasses.replace(decision, elapsed_seconds=elapsed)
         resource = attributes.resource.resource
         metrics.record_decision(attributes.operation, resource, decision)
         log_decision(attributes, decision, elapsed, generation=state.store.status.generation)
+        if state.reports is not None:
+            state.reports.record(attributes, decision)  # enqueues only; written in the background
         return JSONResponse(review_response(parsed.uid, decision))
 
     async def healthz(request: Request) -> Response:
@@ -175,6 +182,11 @@ def create_app(state: ServerState) -> Starlette:
             "lastReloadError": status.last_error,
             "policies": policy_set.names(),
             "bindings": sorted(policy_set.bindings),
+            # what `celgate verify` lists: each binding in force with its actions
+            "enforcement": [
+                {"policy": name, "binding": binding.name, "validationActions": list(binding.validation_actions)}
+                for name in policy_set.names() for binding in policy_set.bindings_for(name)
+            ],
         })
 
     routes = [

@@ -50,6 +50,14 @@ class ServeOptions:
     body_timeout: float = 5.0
     graceful_timeout: float = 25.0
     log_level: str = "info"
+    decision_log_file: Path | None = None
+    decision_log_max_bytes: int = 100 * 1024 * 1024
+    decision_log_backups: int = 5
+    log_allowed_sample_rate: float = 1.0
+    # Admission-time PolicyReports (needs a cluster): on by default, --no-policy-reports.
+    policy_reports: bool = True
+    policy_report_interval: float = 10.0
+    policy_report_max_results: int = 1000
     on_ready: Callable[[int], None] | None = None
     # The set the parent loaded to fail fast; forked workers inherit it instead of compiling
     # every policy again (loading the Pod Security set takes seconds).
@@ -91,10 +99,12 @@ def _build_cluster_data(options: ServeOptions, param_kinds: Any) -> tuple[Any, C
     return static, lambda: True, None
 
 
-def _reload_loop(stop: threading.Event, interval: float, store: Any, tls: Any, cluster: Any) -> None:
+def _reload_loop(stop: threading.Event, interval: float, store: Any, tls: Any, cluster: Any,
+                 ready: Callable[[], bool] = lambda: True) -> None:
     from webhook import metrics
 
     while not stop.wait(interval):
+        metrics.CLUSTER_CACHE_SYNCED.set(1 if ready() else 0)
         try:
             result = store.reload_if_changed()
             if result != "unchanged":
@@ -118,7 +128,11 @@ def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.s
     from webhook.server import ServerState, create_app, health_app
     from webhook.tls import ServingTLS
 
-    configure_logging(options.log_level)
+    from webhook.decision_log import set_allowed_sample_rate
+
+    configure_logging(options.log_level, decision_file=options.decision_log_file,
+                      max_bytes=options.decision_log_max_bytes, backups=options.decision_log_backups)
+    set_allowed_sample_rate(options.log_allowed_sample_rate)
     store = options.store if options.store is not None else PolicyStore(options.policies)
     tls = ServingTLS(options.tls_cert, options.tls_key, options.client_ca)
     cluster, ready, authorizer = _build_cluster_data(options, store.current.param_kinds())
@@ -126,14 +140,16 @@ def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.s
     metrics.POLICY_SET_GENERATION.set(store.status.generation)
     metrics.POLICIES_LOADED.set(len(store.current.names()))
     metrics.TLS_NOT_AFTER.set(tls.not_after())
+    metrics.CLUSTER_CACHE_SYNCED.set(1 if ready() else 0)
+    reports = _policy_report_recorder(options, cluster)
     state = ServerState(
         store=store, cluster=cluster, ready=ready, authorizer=authorizer,
         max_body_bytes=options.max_body_bytes, body_timeout=options.body_timeout,
-        evaluation_timeout=options.evaluation_timeout,
+        evaluation_timeout=options.evaluation_timeout, reports=reports,
     )
     stop = threading.Event()
     threading.Thread(
-        target=_reload_loop, args=(stop, options.reload_interval, store, tls, cluster),
+        target=_reload_loop, args=(stop, options.reload_interval, store, tls, cluster, ready),
         name="reloader", daemon=True,
     ).start()
 
@@ -165,8 +181,21 @@ def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.s
         asyncio.run(main())
     finally:
         stop.set()
+        if reports is not None:
+            reports.stop()  # flush what was recorded before the worker exits
         if hasattr(cluster, "stop"):
             cluster.stop()
+
+
+def _policy_report_recorder(options: ServeOptions, cluster: Any) -> Any:
+    if not options.policy_reports or not (options.kubeconfig or options.in_cluster):
+        return None
+    from webhook.cluster import load_api_client
+    from webhook.kube_rest import KubeREST
+    from webhook.policy_report_writer import PolicyReportRecorder
+
+    return PolicyReportRecorder(KubeREST(load_api_client(options.kubeconfig)), interval=options.policy_report_interval,
+                                max_results=options.policy_report_max_results).start()
 
 
 def serve(options: ServeOptions) -> int:

@@ -42,11 +42,13 @@ class CelgateProcessError(RuntimeError):
 class CelgateProcess:
     """One ``celgate serve`` on 127.0.0.1; ``url`` and ``ca_bundle`` go into a webhook config."""
 
-    def __init__(self, workdir: Path, policies: list[Path], kubeconfig: str, *, workers: int = 1) -> None:
+    def __init__(self, workdir: Path, policies: list[Path], kubeconfig: str, *, workers: int = 1,
+                 extra_args: list[str] | None = None) -> None:
         self.workdir = workdir
         self.policies = policies
         self.kubeconfig = kubeconfig
         self.workers = workers
+        self.extra_args = list(extra_args or [])
         self.port = 0
         self.metrics_port = 0
         self.log_path = workdir / "celgate.log"
@@ -75,6 +77,7 @@ class CelgateProcess:
         ]
         for path in self.policies:
             argv += ["--policies", str(path)]
+        argv += self.extra_args
         self._announced.clear()
         self._process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

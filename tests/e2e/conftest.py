@@ -30,8 +30,10 @@ from celgate_process import CelgateProcess
 from controlplane import ControlPlane
 from e2e_objects import E2E_POLICIES, SHIPPED_POLICIES, WEBHOOK_PREFIX, pod
 from registration import (
-    E2E_WEBHOOK_CONFIG, MODE_LABEL, SUITE_LABEL, wait_until, webhook_configuration,
+    E2E_WEBHOOK_CONFIG, MODE_LABEL, REPO, SUITE_LABEL, wait_until, webhook_configuration,
 )
+
+SHIPPED_AUDIT_POLICY = REPO / "manifests" / "audit" / "audit-policy.yaml"
 
 
 @dataclass
@@ -94,7 +96,9 @@ def cluster() -> Iterator[Cluster]:
         api.close()
         return
     # The built-in PodSecurity plugin reads the same namespace labels and would deny first.
-    with ControlPlane(extra_apiserver_args=["--disable-admission-plugins=PodSecurity"]) as cp:
+    # The audit Policy is the one celgate ships (tests/e2e/test_compliance.py checks its events).
+    with ControlPlane(extra_apiserver_args=["--disable-admission-plugins=PodSecurity"],
+                      audit_policy=SHIPPED_AUDIT_POLICY) as cp:
         api = k8s_config.new_client_from_config(config_file=cp.kubeconfig_path)
         c = Cluster(cp.kubeconfig_path, Kube(api), control_plane=cp, audit_file=cp.audit_log_path)
         yield c
@@ -135,7 +139,7 @@ def webhook(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Itera
     process = None
     if cluster.local:
         process = CelgateProcess(tmp_path_factory.mktemp("celgate"), [SHIPPED_POLICIES, E2E_POLICIES],
-                                 cluster.kubeconfig, workers=2)
+                                 cluster.kubeconfig, workers=2, extra_args=["--policy-report-interval", "1"])
         process.start()
         client_config = {"url": process.url, "caBundle": process.ca_bundle}
     else:

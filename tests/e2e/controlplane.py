@@ -275,10 +275,13 @@ class ControlPlane:
         ready_timeout: float = 120,
         extra_apiserver_args: Optional[list] = None,
         keep_dir: bool = False,
+        audit_policy: Optional[os.PathLike] = None,
     ) -> None:
         self._bin_dir = Path(bin_dir) if bin_dir else None
         self.ready_timeout = ready_timeout
         self.extra_apiserver_args = list(extra_apiserver_args or [])
+        # An audit Policy file to start with instead of AUDIT_POLICY (everything at Metadata).
+        self.audit_policy = Path(audit_policy) if audit_policy else None
         self.keep_dir = keep_dir or bool(os.environ.get("CELGATE_KEEP_CONTROLPLANE_DIR"))
         self.dir: Optional[Path] = None
         self._etcd: Optional[subprocess.Popen] = None
@@ -309,7 +312,7 @@ class ControlPlane:
             self.apiserver_log_path = self.dir / "kube-apiserver.log"
             self.audit_log_path = str(self.dir / "audit.log")
             self.audit_policy_path = self.dir / "audit-policy.yaml"
-            self.audit_policy_path.write_text(AUDIT_POLICY)
+            self.audit_policy_path.write_text(self.audit_policy.read_text() if self.audit_policy else AUDIT_POLICY)
             self._start_etcd(bin_dir / "etcd")
             self._start_apiserver(bin_dir / "kube-apiserver")
             self.kubeconfig_path = str(self._write_kubeconfig())

@@ -37,6 +37,8 @@ def _comparable(decision: Any) -> Any:
     for evaluation in plain.get("evaluations", ()):
         for key in [k for k in evaluation if "elapsed" in k]:
             evaluation.pop(key)
+        for check in evaluation.get("checks", ()):
+            check.pop("elapsed_seconds", None)
     return plain
 
 

@@ -58,6 +58,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reload-interval", type=float, default=2.0,
                         help="seconds between checks of policy and certificate files (default: %(default)s)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--decision-log-file", type=Path,
+                        help="also append decision lines (JSON) to this file, size-rotated (stdout always has them)")
+    parser.add_argument("--decision-log-max-bytes", type=int, default=100 * 1024 * 1024,
+                        help="rotate the decision log file at this size (default: %(default)s)")
+    parser.add_argument("--decision-log-backups", type=int, default=5,
+                        help="rotated decision log files kept (default: %(default)s)")
+    parser.add_argument("--log-allowed-sample-rate", type=float, default=1.0, metavar="RATE",
+                        help="share (0-1) of plain allowed decisions logged; denials, warnings, audit results "
+                             "and errors are always logged (default: %(default)s)")
+    parser.add_argument("--policy-reports", action=argparse.BooleanOptionalAction, default=True,
+                        help="with a cluster: record Deny/Warn/Audit results as wgpolicyk8s.io PolicyReports "
+                             "(default: on)")
+    parser.add_argument("--policy-report-interval", type=float, default=10.0,
+                        help="seconds between PolicyReport writes (default: %(default)s)")
+    parser.add_argument("--policy-report-max-results", type=int, default=1000,
+                        help="results kept per report, newest first (default: %(default)s)")
     parser.set_defaults(run=run)
 
 
@@ -123,6 +139,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--tls-cert and --tls-key go together")
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if not 0.0 <= args.log_allowed_sample_rate <= 1.0:
+        raise UsageError("--log-allowed-sample-rate must be between 0 and 1")
     embedded = args.tls_cert is None
     clustered = bool(args.kubeconfig or args.in_cluster)
     namespaces = [namespace_object(name, labels) for name, labels in parse_namespace_labels(args.namespace_labels).items()]
@@ -178,7 +196,10 @@ def _run(args: argparse.Namespace) -> int:
         in_cluster=args.in_cluster, static_namespaces=namespaces, static_params=params,
         reload_interval=args.reload_interval, evaluation_timeout=args.evaluation_timeout,
         max_body_bytes=args.max_body_bytes, body_timeout=args.body_timeout, log_level=args.log_level, on_ready=announce,
-        store=store,
+        store=store, decision_log_file=args.decision_log_file, decision_log_max_bytes=args.decision_log_max_bytes,
+        decision_log_backups=args.decision_log_backups, log_allowed_sample_rate=args.log_allowed_sample_rate,
+        policy_reports=args.policy_reports, policy_report_interval=args.policy_report_interval,
+        policy_report_max_results=args.policy_report_max_results,
     )
     try:
         return serve(options)

@@ -14,6 +14,24 @@ from typing import Literal
 # skip: the binding did not match (or a matchCondition was false).
 EvaluationResult = Literal["admit", "deny", "warn", "audit", "error", "skip"]
 
+# The apiserver's metric labels for one check (validating/metrics/metrics.go, v1.35).
+EnforcementAction = Literal["allow", "deny", "warn", "audit"]
+ErrorType = Literal["no_error", "compile_error", "invalid_error", "out_of_budget"]
+
+
+@dataclass(frozen=True)
+class PolicyCheck:
+    """One observation kube-apiserver's VAP plugin would record in its check metrics.
+
+    dispatcher.go observes each failed validation once per validationAction of the binding
+    (deny, warn, audit), an error that failurePolicy Ignore swallowed as allow, and an
+    auditAnnotation error as deny; a passing validation is not observed at all.
+    """
+
+    enforcement_action: EnforcementAction
+    error_type: ErrorType
+    elapsed_seconds: float
+
 
 @dataclass(frozen=True)
 class PolicyEvaluation:
@@ -30,6 +48,8 @@ class PolicyEvaluation:
     validation_index: int | None = None
     # failurePolicy was Ignore and an error was swallowed.
     ignored_error: bool = False
+    # What the apiserver's check_total/check_duration_seconds would observe for this evaluation.
+    checks: tuple[PolicyCheck, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ name order (upstream's order is its informer's, i.e. unspecified).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
@@ -20,7 +21,7 @@ from webhook.cel.library.authorization import RequestResource, RuleAuthorizer, U
 from webhook.policy.activation import admission_request, namespace_object, request_namespace
 from webhook.policy.cluster_data import ClusterData, WithShippedParams
 from webhook.policy.compiler import CompiledPolicy
-from webhook.policy.decision import AdmissionDecision, AdmissionStatus, PolicyEvaluation
+from webhook.policy.decision import AdmissionDecision, AdmissionStatus, ErrorType, PolicyCheck, PolicyEvaluation
 from webhook.policy.loader import PolicySet
 from webhook.policy.matching import MatchError, is_policy_resource, match_resources
 from webhook.policy.model import Binding
@@ -179,10 +180,14 @@ def _apply(
     denied = [d for d in result.decisions if d.action == "deny"]
     ignored = [d for d in result.decisions if d.evaluation == "error" and d.action == "admit"]
     first = denied[0] if denied else (ignored[0] if ignored else None)
+    checks: list[PolicyCheck] = []
     for index, decision in enumerate(result.decisions):
         if decision.action != "deny":
+            if decision.evaluation == "error":
+                checks.append(PolicyCheck("allow", _error_type(decision.evaluation, decision.message), decision.elapsed))
             continue
         for action in binding.validation_actions:
+            checks.append(PolicyCheck(action.lower(), _error_type(decision.evaluation, decision.message), decision.elapsed))  # type: ignore[arg-type]
             if action == "Deny":
                 outcome.denials.append((policy.name, binding.name, decision.message, decision.reason))
             elif action == "Audit":
@@ -207,8 +212,22 @@ def _apply(
                 values.append(value)
         elif annotation.action == "error":
             outcome.denials.append((policy.name, binding.name, annotation.error, ""))
+            checks.append(PolicyCheck("deny", _error_type("error", annotation.error), annotation.elapsed))
             audit_error = audit_error or annotation.error
-    outcome.evaluations.append(_evaluation(policy.name, binding, param, first, audit_error, elapsed))
+    evaluation = _evaluation(policy.name, binding, param, first, audit_error, elapsed)
+    outcome.evaluations.append(dataclasses.replace(evaluation, checks=tuple(checks)) if checks else evaluation)
+
+
+def _error_type(evaluation: str, message: str) -> ErrorType:
+    """validating/errors.go ErrorType: only an admitting evaluation is no_error, so a plain
+    failed validation (evaluation deny) is counted as invalid_error, as kube-apiserver does."""
+    if evaluation == "admit":
+        return "no_error"
+    if message.startswith("compilation"):
+        return "compile_error"
+    if message.startswith("validation failed due to running out of cost budget"):
+        return "out_of_budget"
+    return "invalid_error"
 
 
 def _evaluation(
