@@ -94,7 +94,10 @@ def cluster() -> Iterator[Cluster]:
         api.close()
         return
     # The built-in PodSecurity plugin reads the same namespace labels and would deny first.
-    with ControlPlane(extra_apiserver_args=["--disable-admission-plugins=PodSecurity"]) as cp:
+    # Aggregator routing: webhook Services resolve through their EndpointSlices, so the
+    # installed celgate (test_install.py) is reached at this host's address.
+    with ControlPlane(extra_apiserver_args=["--disable-admission-plugins=PodSecurity",
+                                            "--enable-aggregator-routing=true"]) as cp:
         api = k8s_config.new_client_from_config(config_file=cp.kubeconfig_path)
         c = Cluster(cp.kubeconfig_path, Kube(api), control_plane=cp, audit_file=cp.audit_log_path)
         yield c
