@@ -151,3 +151,11 @@ def test_the_rendered_chart_passes_celgates_own_restricted_policies(tmp_path, ca
     assert code == 0, report
     (deployment,) = [r for r in report["results"] if r["kind"] == "Deployment"]
     assert deployment["allowed"] and deployment["warnings"] == [] and deployment["auditAnnotations"] == {}
+
+
+def test_certs_cert_manager_yaml_holds_the_charts_cert_manager_objects():
+    rendered = [d for d in render("certificates.mode=cert-manager") if d["kind"] in ("Issuer", "Certificate")]
+    shipped = [d for d in yaml.safe_load_all((REPO / "certs" / "cert-manager.yaml").read_text()) if d]
+    key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
+    assert sorted(shipped, key=key) == sorted(rendered, key=key)
+
