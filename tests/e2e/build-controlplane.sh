@@ -51,7 +51,8 @@ if [[ -z "$etcd_version" ]]; then
   exit 1
 fi
 
-version="k8s-${k8s_version}_etcd-${etcd_version}"
+# helm in the name: a bin dir built without kubectl and helm (an older recipe) is never touched.
+version="k8s-${k8s_version}_etcd-${etcd_version}_helm-${helm_version}"
 bin="$cache/controlplane/$version/bin"
 stamp="$bin/.stamp"
 
