@@ -93,3 +93,39 @@ def test_the_image_carries_oci_labels(image_config):
 def test_the_image_has_one_layer_and_no_build_history_of_run_steps(image_config):
     assert len(image_config["rootfs"]["diff_ids"]) == 1
     assert not any("RUN" in (h.get("created_by") or "") for h in image_config.get("history", []))
+
+
+def test_celgate_serve_answers_inside_the_image_as_uid_65532():
+    import socket
+    import time
+    import urllib.request
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    port, metrics = free_port(), free_port()
+    env = {"PATH": "/usr/local/bin:/usr/bin", "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp",
+           "CELGATE_POLICIES": "/opt/celgate/policies"}
+    # No arguments but ports: the embedded default (throwaway certificates under /tmp).
+    process = subprocess.Popen(["/usr/sbin/chroot", f"--userspec={NONROOT}", str(ROOTFS), "celgate", "serve",
+                                "--port", str(port), "--metrics-port", str(metrics), "--workers", "1"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/readyz", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("celgate serve in the image never became ready")
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # the TLS port listens too
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
