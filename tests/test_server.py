@@ -332,7 +332,7 @@ def _review_for(obj: dict, group: str, resource: str) -> dict:
 
 @pytest.fixture(scope="module")
 def limits_server(tmp_path_factory: pytest.TempPathFactory):
-    """The issue-10 reproductions: a short-circuited kind filter (compat.py D16) and the cost
+    """The issue-10 reproductions: a short-circuited kind filter (compat.py D30) and the cost
     and iteration limits, served as kube-apiserver would answer them."""
     tmp = tmp_path_factory.mktemp("limits")
     policy_dir = Path(__file__).parent / "fixtures" / "policy"

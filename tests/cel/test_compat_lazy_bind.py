@@ -1,7 +1,7 @@
-"""compat.py D16: cel-cpp's lazily bound cel.bind slot after a short-circuited comprehension.
+"""compat.py D30: cel-cpp's lazily bound cel.bind slot after a short-circuited comprehension.
 
 Two kinds of check. The raw ones pin cel-expr-python's behaviour itself, with no celgate code:
-they fail when a release fixes the defect (then D16, the rewrites and this file can go) or
+they fail when a release fixes the defect (then D30, the rewrites and this file can go) or
 changes it (then the rewrites must be re-examined). The celgate ones require cel-go's answers
 for the same shapes through every path an expression can take: ``celgate eval``'s environment,
 has() on all kinds of operands, optMap/optFlatMap, and policies whose variables are read after
@@ -52,8 +52,8 @@ def _raw(expression: str):
 @pytest.mark.parametrize("expression,cel_cpp,cel_go", RAW_DEFECT, ids=[c[0] for c in RAW_DEFECT])
 def test_cel_expr_python_still_reads_a_stale_bind_slot(expression, cel_cpp, cel_go) -> None:
     answer = _raw(expression)
-    assert answer != cel_go, f"cel-expr-python now answers {answer!r} like cel-go: D16 may be fixed"
-    assert answer == cel_cpp, f"cel-expr-python changed its answer to {answer!r}: re-examine D16"
+    assert answer != cel_go, f"cel-expr-python now answers {answer!r} like cel-go: D30 may be fixed"
+    assert answer == cel_cpp, f"cel-expr-python changed its answer to {answer!r}: re-examine D30"
 
 
 @pytest.mark.parametrize("expression,cel_go", RAW_UNAFFECTED, ids=[c[0] for c in RAW_UNAFFECTED])

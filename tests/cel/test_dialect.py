@@ -149,6 +149,8 @@ def test_expression_evaluates_like_cel_go(env: CelEnvironment, expression: str, 
         ("size(dyn(1))", "no such overload: size"),
         ("dyn(null) < dyn(1)", "no such overload: _<_"),
         ("'a' in dyn(1)", "no such overload"),
+        ("dyn(null) ? 1 : 2", "no such overload"),  # interpreter/interpretable.go evalConditional
+        ("object.spec.replicas ? 1 : 2", "no such overload"),
         ("optional.none().value()", "optional.none() dereference"),
     ],
 )
@@ -165,6 +167,17 @@ def test_runtime_error_uses_cel_go_message(env: CelEnvironment, expression: str,
         ("No matching overloads found : (int64).startsWith(string)", "no such overload"),
         ("No matching overloads found : quantity(int64)", "no such overload: quantity(int)"),
         ("No matching overloads found : _*_(duration, int64)", "no such overload: _*_"),
+        ("No matching overloads found : <jump_condition>", "no such overload"),
+        # checked against kube-apiserver v1.35.8's cel-go (tests/oracle)
+        ("No matching overloads found : find(null_type, string)", "no such overload"),
+        ("No matching overloads found : findAll(list, string)", "no such overload"),
+        ("No matching overloads found : sort(null_type)", "no such overload: sort"),
+        ("No matching overloads found : add(struct, null_type)", "no such overload: add(kubernetes.Quantity, null_type)"),
+        ("No matching overloads found : validate(struct, null_type)",
+         "no such overload: validate(kubernetes.NamedFormat, null_type)"),
+        ("No matching overloads found : containsIP(struct, null_type)", "no such overload: containsIP(net.CIDR, null_type)"),
+        ("No matching overloads found : flatten(null_type)", "no such overload: null_type.flatten()"),
+        ('UNKNOWN: No value with name "authorizer" found in Activation', "no such attribute(s): authorizer"),
         ("INVALID_ARGUMENT: divide by zero", "division by zero"),
         ("UNKNOWN: Index error: index=3 size=1", "index out of bounds: 3"),
         ("invalid regular expression: trailing \\", "error parsing regexp: trailing backslash at end of expression: ``"),
@@ -181,7 +194,7 @@ def test_translate_maps_cel_cpp_text_to_cel_go(cpp: str, go: str) -> None:
 
 def test_cel_bind_compiles_in_celgate_rewrites_for_type_checking_only(env: CelEnvironment) -> None:
     # composition.compose type-checks variables with cel.bind; cel-cpp's lazily bound slot can
-    # read stale values (compat.py D16), so such a program is never run.
+    # read stale values (compat.py D30), so such a program is never run.
     expression = (
         "cel.bind(names, object.spec.template.spec.containers.map(c, c.name),"
         " names.size() == 2 && 'app' in names)"
@@ -292,3 +305,33 @@ def test_transform_map_is_a_clear_compile_error() -> None:
     env = CelEnvironment({"object": cel.Type.DYN})
     with pytest.raises(CelCompileError, match="transformMap and transformMapEntry are not supported"):
         env.compile("{'a': 1}.transformMap(k, v, v + 1)")
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("null.all(x, x)", "ERROR: <input>:1:1: expression of type 'null' cannot be range of a comprehension"
+         " (must be list, map, or dynamic)\n | null.all(x, x)\n | ^"),
+        ("1.map(x, x)", "ERROR: <input>:1:1: expression of type 'int' cannot be range of a comprehension"
+         " (must be list, map, or dynamic)\n | 1.map(x, x)\n | ^"),
+    ],
+)
+def test_comprehension_over_a_scalar_is_cel_go_s_compile_error(env: CelEnvironment, expression: str, message: str) -> None:
+    with pytest.raises(CelCompileError) as caught:
+        env.compile(expression)
+    assert caught.value.message == message
+
+
+def test_a_declared_variable_left_unbound_is_cel_go_s_missing_attribute() -> None:
+    # auditAnnotations may read authorizer (declared), which upstream evaluates without one.
+    env = CelEnvironment({"authorizer": cel.Type.DYN, "object": cel.Type.DYN})
+    with pytest.raises(CelEvaluationError) as caught:
+        env.compile("authorizer.path('/healthz').check('get').allowed()").evaluate({"object": {}})
+    assert caught.value.message == "no such attribute(s): authorizer"
+
+
+@pytest.mark.parametrize("expression", ["dyn(1) && true", "true && dyn(1)", "dyn(1) || false", "!dyn(1)"])
+def test_logical_operators_on_a_non_bool_say_no_such_overload_as_cel_go(env: CelEnvironment, expression: str) -> None:
+    # cel-go v0.26 evalAnd / evalOr / logical_not: MaybeNoSuchOverloadErr (found by tests/oracle_diff)
+    with pytest.raises(CelEvaluationError, match="^no such overload$"):
+        env.compile(expression).evaluate({})

@@ -83,6 +83,9 @@ def test_invalid_literal_find_pattern_fails_program_instantiation(env, expressio
         "[1, ?optional.of(2)] != []",
         "{?'a': optional.of(1), 'b': 2} != {}",
         "'%s %d'.format(['a', 1]) != ''",  # lists under format() may mix types
+        # ... at any depth below it (cel/validator.go inExemptFunction; checked with tests/oracle)
+        "'%s'.format([[dyn(1), 'a'][0]]) != ''",
+        "'%s'.format([[1].map(x, [x, 'a'])]) != ''",
         "duration('-1.5h') < duration('2562047h') && duration('0') == duration('0s')",
         "timestamp('2020-02-29T23:59:59.999999999+01:00') > timestamp('0001-01-01T00:00:00Z')",
         "s.matches('^[a-z]+(?:-[a-z]+)*$')",

@@ -212,6 +212,11 @@ PSA_SCENARIOS = [
     Scenario("baseline+warn-restricted", {"pod-security.kubernetes.io/enforce": "baseline",
                                           "pod-security.kubernetes.io/warn": "restricted",
                                           "pod-security.kubernetes.io/audit": "restricted"}),
+    # Pinned versions: each mode reads its own version label (the message names it).
+    Scenario("baseline-v1.24+warn-restricted-v1.21", {"pod-security.kubernetes.io/enforce": "baseline",
+                                                      "pod-security.kubernetes.io/enforce-version": "v1.24",
+                                                      "pod-security.kubernetes.io/warn": "restricted",
+                                                      "pod-security.kubernetes.io/warn-version": "v1.21"}),
 ]
 
 

@@ -68,7 +68,8 @@ def read_policy_documents(paths: Iterable[Path]) -> list[dict[str, Any]]:
         files = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
         for file in files:
             documents += [d for d in yaml.safe_load_all(file.read_text()) if d]
-    return [d for d in documents if d.get("kind") in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")]
+    # ConfigMaps beside the policies are their params (policies/pod-security/exemptions.yaml).
+    return [d for d in documents if d.get("kind") in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ConfigMap")]
 
 
 def wait_until(probe: Callable[[], AdmissionOutcome], accept: Callable[[AdmissionOutcome], bool], what: str,
@@ -108,6 +109,13 @@ def install_native(kube: Kube, documents: list[dict[str, Any]], namespace: str) 
          "spec": {"policyName": f"celgate-e2e-sentinel-{token}", "validationActions": ["Deny"],
                   "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}}},
     ]
+    params = [d for d in documents if d["kind"] == "ConfigMap"]
+    for namespace_name in sorted({d["metadata"]["namespace"] for d in params if d["metadata"].get("namespace")}):
+        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace_name}})
+    # Params stay installed (uninstall leaves them): deleting and re-creating one races the
+    # apiserver's param informer, which the sentinel below does not wait for.
+    for document in params:
+        kube.apply(document)
     ordered = [d for d in documents if d["kind"] == "ValidatingAdmissionPolicy"]
     ordered += [d for d in documents if d["kind"] == "ValidatingAdmissionPolicyBinding"]
     for document in ordered + sentinel:

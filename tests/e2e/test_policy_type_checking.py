@@ -87,7 +87,7 @@ def _warnings_of(cluster, policies: list[dict[str, Any]], timeout: float = 120) 
 def test_the_shipped_policies_have_no_type_checking_warnings(cluster, status_controller) -> None:
     warnings = _warnings_of(cluster, shipped_policies())
     assert {name: w for name, w in warnings.items() if w} == {}
-    assert len(warnings) >= 19
+    assert len(warnings) == 3  # pss-enforce, pss-warn, pss-audit
 
 
 def test_a_misspelt_field_is_warned_about(cluster, status_controller) -> None:

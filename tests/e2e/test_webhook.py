@@ -36,9 +36,8 @@ def test_a_privileged_pod_is_rejected_with_celgate_message(cluster, webhook, nam
     assert outcome.status == 403
     assert outcome.reason == "Forbidden"
     assert outcome.message == (
-        WEBHOOK_PREFIX + "ValidatingAdmissionPolicy 'pss-baseline-privileged' with binding "
-        "'pss-baseline-privileged-enforce' denied request: "
-        'privileged (container "main" must not set securityContext.privileged=true)'
+        WEBHOOK_PREFIX + "ValidatingAdmissionPolicy 'pss-enforce' with binding 'pss-enforce' denied request: "
+        'violates PodSecurity "baseline:latest": privileged (container "main" must not set securityContext.privileged=true)'
     )
 
 
@@ -57,8 +56,8 @@ def test_a_deployment_with_a_privileged_template_gets_a_warning_not_a_denial(clu
     outcome = cluster.kube.create(deployment("web", pod("x", privileged=True)), ns, dry_run=True)
     assert outcome.allowed, outcome.body
     assert outcome.warnings == (
-        "Validation failed for ValidatingAdmissionPolicy 'pss-baseline-privileged' with binding "
-        "'pss-baseline-privileged-warn': "
+        "Validation failed for ValidatingAdmissionPolicy 'pss-warn' with binding 'pss-warn': "
+        'would violate PodSecurity "baseline:latest": '
         'privileged (container "main" must not set securityContext.privileged=true)',
     )
 
@@ -90,14 +89,14 @@ def test_warn_and_audit_bindings_surface_as_warning_headers_and_audit_annotation
     outcome = cluster.kube.create(pod("host-network", hostNetwork=True), ns)
     assert outcome.allowed, outcome.body  # nothing enforced
     assert outcome.warnings == (
-        "Validation failed for ValidatingAdmissionPolicy 'pss-baseline-host-namespaces' with binding "
-        "'pss-baseline-host-namespaces-warn': host namespaces (hostNetwork=true)",
+        "Validation failed for ValidatingAdmissionPolicy 'pss-warn' with binding 'pss-warn': "
+        'would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)',
     )
     annotations = _audit_event(cluster, ns, "host-network").get("annotations") or {}
     celgate_annotations = {k: v for k, v in annotations.items() if k.startswith("validate.celgate.io/")}
     assert celgate_annotations, f"no celgate audit annotation among {sorted(annotations)}"
     (value,) = celgate_annotations.values()
-    assert "pss-baseline-host-namespaces-audit" in value
+    assert "pss-audit" in value
     assert "host namespaces (hostNetwork=true)" in value
 
 
@@ -110,7 +109,7 @@ def test_a_namespace_label_change_takes_effect(cluster, webhook, namespace):
                       content_type="application/merge-patch+json")
     denied = wait_until(lambda: cluster.kube.create(privileged, ns, dry_run=True),
                         lambda outcome: not outcome.allowed, "the enforce label", timeout=15)
-    assert "'pss-baseline-privileged-enforce'" in denied.message
+    assert "'pss-enforce'" in denied.message
 
 
 def test_param_ref_resolves_from_a_real_configmap(cluster, webhook, namespace):

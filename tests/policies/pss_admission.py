@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -50,6 +51,8 @@ def admit(
     old: Mapping[str, Any] | None = None,
     sub_resource: str = "",
     namespace: str = "team-a",
+    params: Sequence[Mapping[str, Any]] = (),
+    username: str = "",
 ) -> AdmissionDecision:
     """Decide on ``obj`` in a namespace carrying ``labels``, as `celgate test` would."""
     obj = copy.deepcopy(dict(obj))
@@ -60,7 +63,9 @@ def admit(
     attributes = attributes_for_manifest(obj, operation=operation, old_object=old)
     if sub_resource:
         attributes = dataclasses.replace(attributes, sub_resource=sub_resource)
-    cluster = StaticClusterData(namespaces=[namespace_object(namespace, dict(labels))])
+    if username:
+        attributes = dataclasses.replace(attributes, user_info=dataclasses.replace(attributes.user_info, username=username))
+    cluster = StaticClusterData(namespaces=[namespace_object(namespace, dict(labels))], params=[dict(p) for p in params])
     return decide(policy_set, attributes, cluster)
 
 
@@ -70,3 +75,13 @@ def denying_policies(decision: AdmissionDecision) -> set[str]:
 
 def messages_of(decision: AdmissionDecision, result: str = "deny") -> list[str]:
     return [e.message for e in decision.evaluations if e.result == result]
+
+
+def violations(decision: AdmissionDecision, result: str = "deny") -> list[str]:
+    """The checks' "reason (detail)" texts in the PodSecurity messages of ``result`` evaluations,
+    in message order (every PSA check's text ends in its parenthesised detail)."""
+    found: list[str] = []
+    for message in messages_of(decision, result):
+        _, _, listed = message.partition('": ')
+        found.extend(re.split(r"(?<=\)), (?=[a-zA-Z])", listed) if listed else [])
+    return found

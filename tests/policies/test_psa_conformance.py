@@ -1,4 +1,5 @@
-"""The shipped PSS policies give Pod Security Admission's verdict on every v1.35 fixture.
+"""The shipped PSS policies give Pod Security Admission's verdict on every v1.35 fixture
+(tools/psa-conformance --version all runs the other versions).
 
 The corpus is PSA's own test data (../shared/conformance/psa, or $CELGATE_PSA_CORPUS); each
 fixture is admitted by tools/psa-conformance's ``evaluate``, the same code the command runs.
@@ -16,7 +17,7 @@ CASES = TOOL.read_cases(CORPUS, [TOOL.LATEST])
 
 @pytest.fixture(scope="module")
 def cluster():
-    return TOOL.cluster()
+    return TOOL.cluster(CASES)
 
 
 def test_latest_corpus_covers_both_levels_and_outcomes():
@@ -38,9 +39,9 @@ def test_host_network_defaults_host_ports_which_baseline_then_denies(pss_policie
 
     decision = admit(pss_policies, pod, {"pod-security.kubernetes.io/enforce": "baseline"})
 
-    assert sorted(messages_of(decision)) == [
-        "host namespaces (hostNetwork=true)",
-        'hostPort (container "app" uses hostPort 8080)',
+    assert messages_of(decision) == [
+        'violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true), '
+        'hostPort (container "app" uses hostPort 8080)'
     ]
 
 

@@ -1,16 +1,21 @@
-"""The shape of policies/pod-security: one policy per PSA check, opted into by PSA's namespace labels.
+"""The shape of policies/pod-security: one policy and binding per PSA mode, opted into by PSA's
+namespace labels, generated from tools/pod-security/checks/.
 
-These read the YAML as data; behaviour is checked in test_pss_gaps.py and test_psa_conformance.py.
+These read the YAML as data; behaviour is checked in test_pss_gaps.py, test_pss_versions.py and
+test_psa_conformance.py.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from pss_admission import POD_SECURITY
+from pss_admission import POD_SECURITY, REPO
 
 BASELINE_CHECKS = {
     "appArmorProfile", "capabilities_baseline", "hostNamespaces", "hostPathVolumes", "hostPorts",
@@ -21,9 +26,7 @@ RESTRICTED_CHECKS = {
     "allowPrivilegeEscalation", "capabilities_restricted", "procMount_restricted", "restrictedVolumes",
     "runAsNonRoot", "runAsUser", "seccompProfile_restricted",
 }
-# Baseline checks a restricted check replaces (OverrideCheckIDs in PSA's registry, v1.35).
-OVERRIDDEN_UNDER_RESTRICTED = {"capabilities_baseline", "hostPathVolumes", "seccompProfile_baseline", "procMount"}
-SHARED_VARIABLES = ("podSpec", "allContainers")
+MODES = {"enforce": "Deny", "warn": "Warn", "audit": "Audit"}
 
 
 def documents(path: Path) -> list[dict[str, Any]]:
@@ -31,36 +34,58 @@ def documents(path: Path) -> list[dict[str, Any]]:
         return [doc for doc in yaml.safe_load_all(f) if doc]
 
 
-POLICIES = {
-    doc["metadata"]["labels"]["pod-security.celgate.io/check"]: doc
-    for level in ("baseline", "restricted")
-    for path in sorted((POD_SECURITY / level).glob("*.yaml"))
-    for doc in documents(path)
-}
-BINDINGS = [doc for path in sorted((POD_SECURITY / "bindings").glob("*.yaml")) for doc in documents(path)]
+FILES = {mode: documents(POD_SECURITY / f"{mode}.yaml") for mode in MODES}
 
 
-def test_there_is_one_policy_per_psa_check():
-    assert set(POLICIES) == BASELINE_CHECKS | RESTRICTED_CHECKS
-    for check, policy in POLICIES.items():
-        assert policy["kind"] == "ValidatingAdmissionPolicy"
-        assert policy["apiVersion"] == "admissionregistration.k8s.io/v1"
-        level = "baseline" if check in BASELINE_CHECKS else "restricted"
-        assert policy["metadata"]["labels"]["pod-security.celgate.io/level"] == level
+def generator():
+    loader = importlib.machinery.SourceFileLoader("pss_generate", str(REPO / "tools" / "pod-security" / "generate"))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[loader.name] = module  # dataclasses look their module up while the class is built
+    loader.exec_module(module)
+    return module
 
 
-def test_every_policy_shares_the_same_matching_and_pod_extraction():
-    first = next(iter(POLICIES.values()))["spec"]
-    for check, policy in POLICIES.items():
-        spec = policy["spec"]
-        assert spec["matchConstraints"] == first["matchConstraints"], check
-        assert spec["matchConditions"] == first["matchConditions"], check
-        assert spec["variables"][: len(SHARED_VARIABLES)] == first["variables"][: len(SHARED_VARIABLES)], check
-        assert "paramKind" not in spec, check
+def test_the_shipped_files_are_what_the_generator_writes():
+    assert generator().main(["--check"]) == 0
+
+
+def test_every_psa_check_has_a_check_file():
+    ids = {p.stem for p in (REPO / "tools" / "pod-security" / "checks").glob("*.yaml")}
+    assert ids == BASELINE_CHECKS | RESTRICTED_CHECKS
+
+
+@pytest.mark.parametrize(("mode", "action"), MODES.items())
+def test_each_mode_has_one_policy_and_one_binding(mode, action):
+    policy, binding = FILES[mode]
+    assert (policy["kind"], binding["kind"]) == ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+    assert policy["metadata"]["name"] == binding["metadata"]["name"] == binding["spec"]["policyName"] == f"pss-{mode}"
+    assert binding["spec"]["validationActions"] == [action]
+    assert binding["spec"]["paramRef"] == {
+        "name": "pod-security-exemptions", "namespace": "celgate-system",
+        "parameterNotFoundAction": "Deny" if mode == "enforce" else "Allow",
+    }
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_check_is_a_variable_listed_in_the_violations(mode):
+    variables = {v["name"]: v["expression"] for v in FILES[mode][0]["spec"]["variables"]}
+    for check in BASELINE_CHECKS | RESTRICTED_CHECKS:
+        assert check in variables
+        assert f"[variables.{check}]" in variables["violations"]
+
+
+def test_the_modes_differ_only_in_labels_words_and_resources():
+    enforce, warn = FILES["enforce"][0]["spec"], FILES["warn"][0]["spec"]
+    assert enforce["matchConditions"] == warn["matchConditions"]
+    assert len(enforce["variables"]) == len(warn["variables"])
+    assert enforce["validations"][0]["messageExpression"].startswith("'violates PodSecurity")
+    assert warn["validations"][0]["messageExpression"].startswith("'would violate PodSecurity")
 
 
 def test_system_namespaces_are_never_selected():
-    for policy in POLICIES.values():
+    for policy, _ in FILES.values():
         assert {
             "key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "celgate-system"],
         } in policy["spec"]["matchConstraints"]["namespaceSelector"]["matchExpressions"]
@@ -81,26 +106,18 @@ def selected_levels(binding: dict[str, Any], mode: str) -> set[str]:
     return accepted
 
 
-@pytest.mark.parametrize(("mode", "action"), [("enforce", "Deny"), ("warn", "Warn"), ("audit", "Audit")])
-def test_each_check_has_one_binding_per_mode_selecting_psa_levels(mode, action):
-    bindings = {b["spec"]["policyName"]: b for b in BINDINGS if b["metadata"]["name"].endswith(f"-{mode}")}
-    assert len(bindings) == len(POLICIES)
-    for check, policy in POLICIES.items():
-        binding = bindings[policy["metadata"]["name"]]
-        assert binding["spec"]["validationActions"] == [action]
-        if check in OVERRIDDEN_UNDER_RESTRICTED:
-            expected = {"baseline"}
-        elif check in BASELINE_CHECKS:
-            expected = {"baseline", "restricted", "anything-else"}  # PSA reads an invalid level as restricted
-        else:
-            expected = {"restricted", "anything-else"}
-        assert selected_levels(binding, mode) == expected, check
+@pytest.mark.parametrize("mode", MODES)
+def test_bindings_select_the_levels_psa_evaluates(mode):
+    # api.PolicyToEvaluate: an invalid enforce level is restricted, an invalid warn or audit level privileged.
+    expected = {"baseline", "restricted", "anything-else"} if mode == "enforce" else {"baseline", "restricted"}
+    assert selected_levels(FILES[mode][1], mode) == expected
 
 
 def test_only_pods_are_enforced_while_templates_are_warned_about_and_audited():
-    for binding in BINDINGS:
-        rules = binding["spec"]["matchResources"].get("resourceRules")
-        if binding["spec"]["validationActions"] == ["Deny"]:
-            assert [r["resources"] for r in rules] == [["pods", "pods/ephemeralcontainers"]]
+    for mode, (policy, binding) in FILES.items():
+        resources = [r for rule in policy["spec"]["matchConstraints"]["resourceRules"] for r in rule["resources"]]
+        assert "resourceRules" not in binding["spec"]["matchResources"]
+        if mode == "enforce":
+            assert resources == ["pods", "pods/ephemeralcontainers"]
         else:
-            assert rules is None  # every resource the policy matches
+            assert {"pods", "deployments", "cronjobs", "podtemplates"} <= set(resources)

@@ -2,7 +2,8 @@
 
 Each case admits a manifest from tests/policies/fixtures through the real evaluation path and
 checks the verdict and PSA's wording. The expected texts are PSA's (check_*.go in
-staging/src/k8s.io/pod-security-admission/policy); the prefix is kube-apiserver's VAP wording.
+staging/src/k8s.io/pod-security-admission/policy, admission.go for the "violates PodSecurity"
+sentence); the prefix is kube-apiserver's VAP wording.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from typing import Any
 
 import pytest
-from pss_admission import admit, denying_policies, manifest, messages_of
+from pss_admission import admit, manifest, messages_of, violations
 
 ENFORCE_BASELINE = {"pod-security.kubernetes.io/enforce": "baseline"}
 ENFORCE_RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
@@ -39,8 +40,8 @@ def test_privileged_pod_is_denied_in_enforce_baseline_namespace_naming_the_conta
     assert not decision.allowed
     assert decision.status is not None and decision.status.code == 403
     assert decision.status.message == (
-        "ValidatingAdmissionPolicy 'pss-baseline-privileged' with binding 'pss-baseline-privileged-enforce' "
-        f"denied request: {PRIVILEGED_DETAIL}"
+        "ValidatingAdmissionPolicy 'pss-enforce' with binding 'pss-enforce' "
+        f'denied request: violates PodSecurity "baseline:latest": {PRIVILEGED_DETAIL}'
     )
 
 
@@ -50,7 +51,10 @@ def test_privileged_deployment_template_gets_a_warning_not_a_denial(pss_policies
     decision = admit(pss_policies, manifest("privileged-deployment.yaml"), labels)
 
     assert decision.allowed
-    assert any(PRIVILEGED_DETAIL in w and "pss-baseline-privileged" in w for w in decision.warnings)
+    assert decision.warnings == (
+        "Validation failed for ValidatingAdmissionPolicy 'pss-warn' with binding 'pss-warn': "
+        f'would violate PodSecurity "baseline:latest": {PRIVILEGED_DETAIL}',
+    )
 
 
 def workload(api_version: str, kind: str, template_path: tuple[str, ...]) -> dict[str, Any]:
@@ -115,7 +119,9 @@ def test_audit_label_annotates_instead_of_denying(pss_policies):
     assert decision.allowed
     assert decision.warnings == ()
     failures = json.loads(decision.audit_annotations["validation.policy.admission.k8s.io/validation_failure"])
-    assert [(f["policy"], f["message"]) for f in failures] == [("pss-baseline-privileged", PRIVILEGED_DETAIL)]
+    assert [(f["policy"], f["message"]) for f in failures] == [
+        ("pss-audit", f'would violate PodSecurity "baseline:latest": {PRIVILEGED_DETAIL}')
+    ]
 
 
 def test_warn_label_warns_about_pods_too(pss_policies):
@@ -149,20 +155,22 @@ def test_unparseable_level_label_enforces_restricted_as_psa_does(pss_policies):
     decision = admit(pss_policies, manifest("baseline-pod.yaml"), {"pod-security.kubernetes.io/enforce": "strict"})
 
     assert not decision.allowed
-    assert "pss-restricted-run-as-non-root" in denying_policies(decision)
+    assert messages_of(decision)[0].startswith('violates PodSecurity "restricted:latest": ')
+    assert any(v.startswith("runAsNonRoot != true") for v in violations(decision))
 
 
 def test_restricted_checks_replace_the_baseline_checks_they_override(pss_policies):
     decision = admit(pss_policies, manifest("capabilities-pod.yaml"), ENFORCE_RESTRICTED)
 
-    assert "pss-restricted-capabilities" in denying_policies(decision)
-    assert "pss-baseline-capabilities" not in denying_policies(decision)
+    reasons = [v.partition(" (")[0] for v in violations(decision)]
+    assert "unrestricted capabilities" in reasons
+    assert "non-default capabilities" not in reasons
 
 
 def test_multiple_values_are_reported_sorted_and_once_as_psa_sets_do(pss_policies):
     decision = admit(pss_policies, manifest("capabilities-pod.yaml"), ENFORCE_BASELINE)
 
-    assert messages_of(decision) == [
+    assert violations(decision) == [
         'non-default capabilities (containers "init", "app", "sidecar" must not include '
         '"NET_RAW", "SYS_ADMIN", "SYS_TIME" in securityContext.capabilities.add)'
     ]
@@ -195,7 +203,7 @@ def test_app_armor_profile_fields(pss_policies, pod_level, app, annotations, exp
 
     decision = admit(pss_policies, pod, ENFORCE_BASELINE)
 
-    assert messages_of(decision) == ([expected] if expected else [])
+    assert violations(decision) == ([expected] if expected else [])
 
 
 # --- ephemeral containers ---------------------------------------------------------------------
@@ -211,7 +219,7 @@ def test_privileged_ephemeral_container_is_denied(pss_policies):
 
     decision = admit(pss_policies, pod, ENFORCE_BASELINE)
 
-    assert messages_of(decision) == [DEBUGGER_DETAIL]
+    assert violations(decision) == [DEBUGGER_DETAIL]
 
 
 def test_adding_a_privileged_ephemeral_container_through_the_subresource_is_denied(pss_policies):
@@ -222,7 +230,7 @@ def test_adding_a_privileged_ephemeral_container_through_the_subresource_is_deni
     decision = admit(pss_policies, new, ENFORCE_BASELINE, operation="UPDATE", old=old, sub_resource="ephemeralcontainers")
 
     assert not decision.allowed
-    assert messages_of(decision) == [DEBUGGER_DETAIL]
+    assert violations(decision) == [DEBUGGER_DETAIL]
 
 
 # --- UPDATE: PSA evaluates a Pod update only if a container image changes ----------------------
@@ -277,7 +285,7 @@ def test_selinux_types(pss_policies, options, expected):
 
     decision = admit(pss_policies, pod, ENFORCE_BASELINE)
 
-    assert messages_of(decision) == ([expected] if expected else [])
+    assert violations(decision) == ([expected] if expected else [])
 
 
 ALLOWED_SYSCTLS = [
@@ -304,7 +312,7 @@ def test_other_sysctls_are_listed_in_order(pss_policies):
 
     decision = admit(pss_policies, pod, ENFORCE_BASELINE)
 
-    assert messages_of(decision) == ["forbidden sysctls (kernel.msgmax, net.ipv4.tcp_slow_start_after_idle)"]
+    assert violations(decision) == ["forbidden sysctls (kernel.msgmax, net.ipv4.tcp_slow_start_after_idle)"]
 
 
 # --- Windows Pods and user namespaces ------------------------------------------------------
@@ -320,15 +328,15 @@ def test_the_same_pod_without_os_windows_is_denied(pss_policies):
 
     decision = admit(pss_policies, pod, ENFORCE_RESTRICTED)
 
-    assert denying_policies(decision) == {
-        "pss-restricted-allow-privilege-escalation", "pss-restricted-capabilities", "pss-restricted-seccomp-profile",
-    }
+    assert [v.partition(" (")[0] for v in violations(decision)] == [
+        "allowPrivilegeEscalation != false", "unrestricted capabilities", "seccompProfile",
+    ]
 
 
 def test_windows_host_process_pod_is_denied_by_baseline(pss_policies):
     decision = admit(pss_policies, manifest("windows-hostprocess-pod.yaml"), ENFORCE_BASELINE)
 
-    assert sorted(messages_of(decision)) == [
+    assert sorted(violations(decision)) == [
         "host namespaces (hostNetwork=true)",
         "hostProcess (pod must not set securityContext.windowsOptions.hostProcess=true)",
     ]
@@ -342,7 +350,7 @@ def test_user_namespace_pod_under_restricted_is_denied_only_for_unmasked_proc(ps
     # v1.35 waives runAsNonRoot and runAsUser for hostUsers: false; procMount_restricted still applies.
     decision = admit(pss_policies, manifest("user-namespace-pod.yaml"), ENFORCE_RESTRICTED)
 
-    assert messages_of(decision) == [
+    assert violations(decision) == [
         'procMount (container "app" must not set securityContext.procMount to "Unmasked")'
     ]
 
@@ -356,7 +364,7 @@ def test_probe_host_containers_are_listed_as_a_sorted_set(pss_policies):
 
     decision = admit(pss_policies, pod, ENFORCE_BASELINE)
 
-    assert messages_of(decision) == [
+    assert violations(decision) == [
         'probe or lifecycle host (containers "api", "db", "web" use probe or lifecycle hosts "10.0.0.1", "10.0.0.2")'
     ]
 
@@ -367,7 +375,7 @@ def test_host_ports_are_sorted_as_strings_as_psa_does(pss_policies):
 
     decision = admit(pss_policies, pod, ENFORCE_BASELINE)
 
-    assert messages_of(decision) == ['hostPort (container "app" uses hostPorts 10000, 9000)']
+    assert violations(decision) == ['hostPort (container "app" uses hostPorts 10000, 9000)']
 
 
 def test_minimal_restricted_pod_is_admitted_silently_under_every_mode(pss_policies):

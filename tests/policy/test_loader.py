@@ -109,3 +109,39 @@ def test_mistyped_fields_are_reported_before_anything_else(tmp_path):
         ("spec.validations", 'Invalid value: "not-a-list": must be a list'),
         ("spec.failurePolicy", 'Invalid value: ["Fail"]: must be a string'),
     ]
+
+
+PARAM_POLICY = """\
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: limited}
+spec:
+  paramKind: {apiVersion: v1, kind: ConfigMap}
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"]}
+  validations:
+  - expression: "true"
+"""
+CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: limits, namespace: defaults}
+data: {max: "3"}
+"""
+
+
+def test_objects_of_a_policys_param_kind_are_the_sets_default_params(tmp_path):
+    (tmp_path / "policy.yaml").write_text(PARAM_POLICY)
+    (tmp_path / "params.yaml").write_text(CONFIGMAP)
+
+    policy_set = load_policy_set([tmp_path])
+
+    assert [(p["kind"], p["metadata"]["name"]) for p in policy_set.params] == [("ConfigMap", "limits")]
+
+
+def test_an_object_no_policy_takes_as_params_is_still_a_problem(tmp_path):
+    (tmp_path / "params.yaml").write_text(CONFIGMAP)
+
+    with pytest.raises(PolicyLoadError, match="ConfigMap/limits: not a ValidatingAdmissionPolicy"):
+        load_policy_set([tmp_path])

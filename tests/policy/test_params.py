@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.policy.cluster_data import StaticClusterData
+from webhook.policy.cluster_data import StaticClusterData, WithShippedParams
 from webhook.policy.model import Binding, LabelSelector, ParamKind, ParamRef, Policy
 from webhook.policy.params import ParamError, collect_params, param_kind_error
 
@@ -73,3 +73,14 @@ def test_param_kind_error():
     assert param_kind_error(ParamKind("v1", "ConfigMap")) is None
     assert param_kind_error(ParamKind("example.com/v1", "Limit")) is None
     assert param_kind_error(ParamKind("v1", "Nope")) == "failed to find resource referenced by paramKind: '/v1, Kind=Nope'"
+
+
+def test_shipped_params_exist_unless_the_cluster_has_its_own_of_that_name():
+    def configmap(name: str, value: str) -> dict:
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns"}, "data": {"v": value}}
+
+    cluster = StaticClusterData(params=[configmap("a", "cluster")])
+    merged = WithShippedParams(cluster, [configmap("a", "shipped"), configmap("b", "shipped")])
+
+    found = {p["metadata"]["name"]: p["data"]["v"] for p in merged.list_params("v1", "ConfigMap", "ns")}
+    assert found == {"a": "cluster", "b": "shipped"}

@@ -1,5 +1,5 @@
 """Policies whose presence tests and variables are read after a comprehension short-circuits
-(compat.py D16): before the fix, celgate admitted a Deployment with ``hostNetwork: true`` that
+(compat.py D30): before the fix, celgate admitted a Deployment with ``hostNetwork: true`` that
 kube-apiserver denies. Run through ``celgate test``, the webhook's decision path."""
 
 from __future__ import annotations

@@ -126,13 +126,20 @@ def _plan_list(node: CreateList) -> Plan:
     elements = tuple(_plan(e) for e in node.elements)
     count, min_count = len(node.elements), len(node.elements) - len(node.optional_indices)
 
+    positional = not node.optional_indices
+
     def run(ctx: _Context) -> tuple[int, AbstractValue]:
         cost, elem = LIST_CREATE_BASE_COST, BOTTOM
+        values = []
         for element in elements:
             element_cost, value = element(ctx)
             cost += element_cost
             elem = union(elem, value)
-        return cost, summary(count, elem, None, min_count)
+            values.append(value)
+        result = summary(count, elem, None, min_count)
+        if positional and elem is not None:
+            result.items = tuple(values)
+        return cost, result
     return run
 
 
@@ -233,7 +240,7 @@ def _plan_comprehension(node: Comprehension) -> Plan:
         scope = ctx.locals
         range_cost, range_val = iter_range(ctx)
         init_cost, init = accu_init(ctx)
-        count = range_val.size
+        count = range_val.count
         saved = (scope.get(iter_var), scope.get(iter_var2) if iter_var2 else None, scope.get(accu_var))
         if iter_var2:  # two-variable form: (index or key, value)
             keys = union(concrete([k for c in range_val.cands if isinstance(c, dict) for k in c]), range_val.key)
@@ -287,14 +294,18 @@ def _plan_for(ast: CheckedAst) -> Plan:
     return plan
 
 
-def estimate_uniform(ast: CheckedAst, size: int) -> int:
+def estimate_uniform(ast: CheckedAst, size: int, count: int | None = None) -> int:
     """An upper bound of :func:`estimate` over *any* activation whose every string, list and map,
     at any depth, is at most ``size`` long: the estimate of an activation of unknown data bounded
-    by ``size``. It depends on the AST and ``size`` only, so callers cache it per size class and
-    a request then pays a dictionary lookup instead of a walk (see CompiledExpression.charge)."""
+    by ``size`` (and every list and map at most ``count`` long). It depends on the AST and the
+    sizes only, so callers cache it per size class and a request then pays a dictionary lookup
+    instead of a walk (see CompiledExpression.charge)."""
     context = _Context({})
-    context._top = bounded(max(1, size))
-    cost, _ = _plan_for(ast)(context)
+    context._top = bounded(max(1, size), count=None if count is None else max(1, count))
+    try:
+        cost, _ = _plan_for(ast)(context)
+    except OverflowError:  # sizes past what a float holds: no bound worth the name
+        return COST_CAP
     return min(cost, COST_CAP)
 
 
@@ -302,5 +313,8 @@ def estimate(ast: CheckedAst, activation: Mapping[str, Any]) -> int:
     """An upper bound of cel-go's runtime cost of ``ast`` over ``activation`` (plain data)."""
     plan = _plan_for(ast)
     data = activation if isinstance(activation, Mapping) else {}
-    cost, _ = plan(_Context(data))
+    try:
+        cost, _ = plan(_Context(data))
+    except OverflowError:
+        return COST_CAP
     return min(cost, COST_CAP)

@@ -37,7 +37,7 @@ Handler = Callable[[Sequence[AbstractValue], Call, Data], "tuple[int, AbstractVa
 
 
 def _scaled(size: int, factor: float = STRING_TRAVERSAL_COST_FACTOR) -> int:
-    return math.ceil(size * factor)
+    return math.ceil(min(size, COST_CAP) * factor)
 
 
 def _regex_cost(text: AbstractValue, pattern_size: int) -> int:
@@ -67,7 +67,7 @@ def _concat_text(vals, node, ctx):
 
 def _concat_list(vals, node, ctx):  # O(1) in cel-go; tracked for the result size
     a, b = vals
-    size = a.size + b.size
+    size = a.count + b.count
     # cel-cpp copies on concatenation, so repeated doubling (cel.bind chains) could exhaust memory
     # while cel-go charges 1: refuse lists no real object has.
     cost = 1 if size <= MAX_LIST_SIZE else COST_CAP
@@ -112,7 +112,7 @@ def _split(vals, node, ctx):
 def _join(vals, node, ctx):
     items = ctx.elements(vals[0])
     separator = vals[1].size if len(vals) > 1 else 0
-    count = vals[0].size
+    count = vals[0].count
     size = count * items.size + separator * max(count - 1, 0)
     return _scaled(size, 2 * STRING_TRAVERSAL_COST_FACTOR), summary(size)
 
@@ -163,7 +163,7 @@ def _validate(vals, node, ctx):
 
 
 def _sets(vals, node, ctx):
-    return max(1, vals[0].size * vals[1].size), SCALAR
+    return max(1, vals[0].count * vals[1].count), SCALAR
 
 
 def _passthrough(vals, node, ctx):  # dyn(x), optional.of(x), opt.value()
@@ -255,7 +255,7 @@ _SORT_OVERLOADS = (*_SORTS_OF_SCALARS, "list_string_sort", "list_bytes_sort")
 # cel-go checker/cost.go + interpreter/runtimecost.go, by overload id
 _BY_OVERLOAD: dict[str, Handler] = {
     **dict.fromkeys(("starts_with_string", "ends_with_string", "string_to_bytes", "bytes_to_string"), _linear()),
-    "in_list": lambda vals, node, ctx: (vals[1].size, SCALAR),
+    "in_list": lambda vals, node, ctx: (vals[1].count, SCALAR),
     **dict.fromkeys((
         "less_string", "greater_string", "less_equals_string", "greater_equals_string", "less_bytes",
         "greater_bytes", "less_equals_bytes", "greater_equals_bytes", "equals", "not_equals",

@@ -24,7 +24,7 @@ def size_of(value: Any) -> int:
 
 
 class AbstractValue:
-    __slots__ = ("cands", "bound", "floor", "elem", "key", "_max", "_min")
+    __slots__ = ("cands", "bound", "floor", "elem", "key", "items", "limit", "_max", "_min")
 
     def __init__(self, cands: tuple = (), bound: int | None = None, floor: int = 0,
                  elem: "AbstractValue | None" = None, key: "AbstractValue | None" = None) -> None:
@@ -33,6 +33,8 @@ class AbstractValue:
         self.floor = floor  # summary lower size bound
         self.elem = elem  # summary of list items / map values; None = unknown
         self.key = key  # summary of map keys; None = unknown
+        self.items: "tuple[AbstractValue, ...] | None" = None  # a list literal's elements, by position
+        self.limit: int | None = None  # a bounded value's bound on list and map lengths (see count)
         self._max: int | None = None
         self._min: int | None = None
 
@@ -43,6 +45,14 @@ class AbstractValue:
             largest = max(map(size_of, self.cands), default=0)
             self._max = largest if self.bound is None else max(largest, self.bound)
         return self._max
+
+    @property
+    def count(self) -> int:
+        """Upper bound of how many elements it has as a list or map (what a comprehension over
+        it iterates): its size, except for bounded data whose lists are shorter than its strings."""
+        if self.limit is None:
+            return self.size
+        return max(max(map(size_of, self.cands), default=0), self.limit)
 
     @property
     def min_size(self) -> int:
@@ -74,11 +84,46 @@ def summary(size: int, elem: AbstractValue | None = BOTTOM, key: AbstractValue |
     return AbstractValue((), size, min_size, elem, key)
 
 
-def bounded(size: int, cands: tuple = ()) -> AbstractValue:
-    """Any value whose every string, list and map is at most ``size`` long, at any depth."""
+def bounded(size: int, cands: tuple = (), count: int | None = None) -> AbstractValue:
+    """Any value whose every string, list and map is at most ``size`` long, at any depth, and
+    (with ``count``) every list and map at most ``count`` long."""
     value = AbstractValue(cands, size)
     value.elem = value.key = value
+    if count is not None and count < size:
+        value.limit = count
     return value
+
+
+def largest_sizes(value: Any) -> tuple[int, int]:
+    """(the largest string, list or map, the largest list or map) anywhere in plain data; 1 for
+    scalars. One walk: the two size classes of the uniform cost bound (cost.estimate_uniform)."""
+    largest, collection, stack = 1, 1, [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            push(item.values())
+            push(item.keys())
+            if len(item) > collection:
+                collection = len(item)
+        elif kind is list or kind is tuple:
+            push(item)
+            if len(item) > collection:
+                collection = len(item)
+        elif kind is not str and kind is not bytes:
+            if not isinstance(item, SIZED):
+                continue
+            if isinstance(item, dict):
+                push(item.values())
+                push(item.keys())
+                collection = max(collection, len(item))
+            elif not isinstance(item, (str, bytes)):
+                push(item)
+                collection = max(collection, len(item))
+        if len(item) > largest:
+            largest = len(item)
+    return largest, collection
 
 
 def largest_size(value: Any) -> int:
@@ -124,15 +169,16 @@ def union(a: AbstractValue | None, b: AbstractValue | None) -> AbstractValue | N
     """A value standing for everything ``a`` and ``b`` stand for (None = unknown)."""
     if a is None or b is None:
         return None
-    if a is b or b is BOTTOM:
+    if a is b or b is BOTTOM or (not b.cands and b.bound is None):
         return a
-    if a is BOTTOM:
+    if a is BOTTOM or (not a.cands and a.bound is None):
         return b
     cands = a.cands + b.cands if a.cands and b.cands else a.cands or b.cands
     if a.bound is None and b.bound is None:
         return concrete(cands)
     if a.is_bounded or b.is_bounded:
-        return bounded(max(deep_max(_summary_part(a)), deep_max(_summary_part(b))), tuple(cands))
+        counts = [v.limit if v.limit is not None else deep_max(_summary_part(v)) for v in (a, b) if v.bound is not None]
+        return bounded(max(deep_max(_summary_part(a)), deep_max(_summary_part(b))), tuple(cands), max(counts, default=None))
     if a.bound is None or b.bound is None:
         part = a if b.bound is None else b
         return AbstractValue(tuple(cands), part.bound, part.floor, part.elem, part.key)
@@ -218,6 +264,9 @@ class Data:
 
     def index(self, value: AbstractValue, key: AbstractValue) -> AbstractValue:
         keys = key.cands if key.bound is None else None
+        if value.items is not None and not value.cands and keys is not None and len(keys) == 1 \
+                and type(keys[0]) is int and 0 <= keys[0] < len(value.items):
+            return value.items[keys[0]]  # a list literal indexed by a constant (policy/plan.py)
 
         def pick(cand, out):
             if isinstance(cand, dict):
@@ -237,7 +286,7 @@ class Data:
         cost = max((_traversal_cost(c) for c in value.cands), default=0)
         if value.bound is not None:
             elem = self.top if value.elem is None or value.is_bounded else value.elem
-            cost = max(cost, value.bound * max(1, int(elem.size * 0.1)))
+            cost = max(cost, value.count * max(1, int(elem.size * 0.1)))
         return cost
 
 

@@ -113,24 +113,26 @@ class CompiledExpression:
     output_type: str
     checked: bool = True
     env: "CelEnvironment" = field(repr=False, default=None)  # type: ignore[assignment]
-    # False for a program that only type-checks: it holds a lazily bound slot (compat.py D16).
+    # False for a program that only type-checks: it holds a lazily bound slot (compat.py D30).
     runnable: bool = True
 
-    _uniform: dict[int, int] = field(init=False, repr=False, default_factory=dict)
+    _uniform: dict[tuple[int, int | None], int] = field(init=False, repr=False, default_factory=dict)
 
     def estimate_cost(self, activation: Mapping[str, Any]) -> int:
         if self.ast is None:
             return 0
         return cost_model.estimate(self.ast, activation)
 
-    def uniform_cost(self, size_hint: int) -> int:
-        """The cost bound for any data no larger than ``size_hint``, cached per power of two."""
+    def uniform_cost(self, size_hint: int, count_hint: int | None = None) -> int:
+        """The cost bound for any data no larger than ``size_hint`` (and, with ``count_hint``,
+        no list or map longer than it), cached per power of two of each."""
         if self.ast is None:
             return 0
         size_class = 1 << max(0, size_hint - 1).bit_length()
-        bound = self._uniform.get(size_class)
+        count_class = None if count_hint is None else min(size_class, 1 << max(0, count_hint - 1).bit_length())
+        bound = self._uniform.get((size_class, count_class))
         if bound is None:
-            bound = self._uniform[size_class] = cost_model.estimate_uniform(self.ast, size_class)
+            bound = self._uniform[(size_class, count_class)] = cost_model.estimate_uniform(self.ast, size_class, count_class)
         return bound
 
     def charge(
@@ -164,10 +166,16 @@ class CompiledExpression:
         """Evaluate without any cost check: only for callers that charged the cost themselves."""
         if not self.runnable:
             raise CelEvaluationError(f"internal error: {self.source!r} was compiled for type-checking only")
-        if isinstance(activation, cel.Activation):
-            result = self.program.eval(activation)
-        else:
-            result = self.program.eval(data=activation)
+        try:
+            if isinstance(activation, cel.Activation):
+                result = self.program.eval(activation)
+            else:
+                result = self.program.eval(data=activation)
+        except RuntimeError as exc:
+            # A declared variable left unbound is an evaluation error in cel-go, not a limit.
+            if runtime_errors.is_unbound_variable(str(exc)):
+                raise CelEvaluationError(runtime_errors.translate(str(exc))) from None
+            raise
         if result.type() == cel.Type.ERROR:
             raise CelEvaluationError(runtime_errors.translate(_error_text(result)))
         return result
@@ -250,7 +258,7 @@ class CelEnvironment:
         Rewrites (the AST, costs and messages stay the original's): optMap/optFlatMap without
         cel-cpp's lazily bound slot (optional_macros.py), and has()/.? on null or a scalar as
         false/none, which cel-cpp makes an error (presence.py). A program that still holds a
-        lazily bound slot is not run (compat.py D16)."""
+        lazily bound slot is not run (compat.py D30)."""
         runnable_ast = ast
         lazy = compat.lazily_bound(ast)
         macros = optional_macros.rewrite(ast.expression) if lazy else None
@@ -290,11 +298,12 @@ class CelEnvironment:
                 raise CelCompileError(expression, message) from None
         self._bind_checked.add(expression)
 
-    def compile(self, expression: str, *, internal: bool = False) -> CompiledExpression:
+    def compile(self, expression: str, *, internal: bool = False, checks: bool | None = None) -> CompiledExpression:
         """Compile (or fetch from cache); raises CelCompileError in cel-go's wording.
 
         ``internal`` is for celgate's own rewrites, which may use ``cel.bind`` to type-check
-        (such a program is not ``runnable``). A user's expression that would run with a lazily
+        (such a program is not ``runnable``); they skip cel-go's compile-time checks (``checks``
+        says otherwise), having passed them part by part. A user's expression that would run with a lazily
         bound slot is refused with a compile error rather than evaluated wrongly."""
         if not internal:
             self._reject_cel_bind(expression)
@@ -311,7 +320,7 @@ class CelEnvironment:
             program = self._env.compile(expression, disable_check=True)
             checked = False
         ast = decode_checked(program.serialize(), expression)
-        if not internal:  # celgate's rewrites are made of parts that were checked on their own
+        if (not internal) if checks is None else checks:
             validate_ast(ast, expression)
             folding_error = compat.failing_constant_conversion(ast, self._constant_error)
             if folding_error is not None:

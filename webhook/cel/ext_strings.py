@@ -112,6 +112,9 @@ def quote(text: str) -> str:
 
 
 def join(items: list[Any], separator: str = "") -> str:
+    # cel-go converts the list by its first element: a first non-string finds no overload.
+    if items and not isinstance(items[0], str):
+        raise CelFunctionError("no such overload: join(list)")
     for item in items:
         if not isinstance(item, str):
             raise CelFunctionError(f"join: invalid input: {item}")

@@ -3,7 +3,7 @@
 cel-cpp expands ``opt.optMap(v, body)`` into a ``cel.bind``-shaped comprehension (an empty
 range, a constant false loop condition, ``v`` as the accumulator), which its planner
 initialises lazily; after a short-circuited comprehension that slot can hold a stale value
-(compat.py D16), so ``[1, 2].all(k, k == 2) ? 0 : optional.of('x').optMap(p, p).value()`` reads
+(compat.py D30), so ``[1, 2].all(k, k == 2) ? 0 : optional.of('x').optMap(p, p).value()`` reads
 ``2``. The source is rewritten so that ``v`` is a comprehension's iteration variable, which is
 written on every iteration::
 

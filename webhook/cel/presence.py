@@ -14,7 +14,7 @@ source in which each such test first checks the operand's type::
 Maps and lists keep cel-cpp's own behaviour (lists still fail, as in cel-go), and ``E`` is
 evaluated once. The operand is bound by a one-element comprehension, never by ``cel.bind``:
 cel-cpp's lazily initialised ``cel.bind`` slot can read a stale value after a short-circuited
-comprehension (compat.py D16), while a comprehension's iteration variable is written on every
+comprehension (compat.py D30), while a comprehension's iteration variable is written on every
 iteration. A one-element ``all`` is its body, errors included. Spans are located from the checked AST's offsets and a small CEL tokenizer;
 anything the tokenizer cannot account for exactly is left as written.
 """

@@ -304,7 +304,7 @@ class Evaluation:
         if name in self.activation:
             return self.activation[name]
         head, _, rest = name.partition(".")
-        if rest and head in self.locals | dict(self.activation):
+        if rest and (head in self.locals or head in self.activation):
             value = self.locals.get(head, self.activation.get(head))
             for field in rest.split("."):
                 self.charge(SELECT_AND_IDENT_COST)
@@ -495,7 +495,10 @@ class Evaluation:
             return Optional(not zero, None if zero else value)
         receiver = args[0] if args else None
         if not isinstance(receiver, Optional):
-            raise Unsupported(f"{function} with optional arguments")
+            if any(isinstance(a, Optional) for a in args):
+                raise Unsupported(f"{function} with optional arguments")
+            # hasValue()/value() of a plain value: the format library's (compat.py D28)
+            return self.calls.call(node, args)
         if function == "hasValue":
             return receiver.present
         if function == "value":
@@ -507,13 +510,17 @@ class Evaluation:
         raise Unsupported(f"{function} on an optional")
 
     def _call_cost(self, node: Call, args: list[Any]) -> int:
-        handlers = handlers_for(node)
-        if len(handlers) != 1 and node.overload_ids:
-            # a dyn call: the overload that ran is the one for the actual argument types
-            handlers = (handlers[0],) if len(set(handlers)) == 1 else handlers
-        handler = handlers[0] if len(handlers) == 1 else None
-        if len(handlers) > 1:
-            handler = _by_runtime_types(node, args, handlers)
+        handlers = _HANDLERS.get(id(node))
+        if handlers is None or handlers[0] is not node:
+            found = handlers_for(node)
+            if len(found) != 1 and node.overload_ids and len(set(found)) == 1:
+                found = (found[0],)  # every overload the checker left costs alike
+            handlers = _HANDLERS[id(node)] = (node, found)
+        found = handlers[1]
+        if len(found) == 1:
+            handler = found[0]
+        else:  # a dyn call: the overload that ran is the one for the actual argument types
+            handler = _by_runtime_types(node, args, found)
         if handler is None:
             return 1
         vals = [AbstractValue((a,)) if not isinstance(a, (Error, Optional, TypeValue)) else AbstractValue((None,)) for a in args]
@@ -537,7 +544,7 @@ class Evaluation:
 
     def _list(self, node: CreateList) -> Any:
         if _is_literal(node):
-            return [_constant(e) for e in node.elements]  # type: ignore[arg-type]
+            return _literal(node)
         values = []
         for index, element in enumerate(node.elements):
             value = self.eval(element)
@@ -555,7 +562,7 @@ class Evaluation:
 
     def _map(self, node: CreateMap) -> Any:
         if _is_literal(node):
-            return {_constant(e.key): _constant(e.value) for e in node.entries}  # type: ignore[arg-type]
+            return _literal(node)
         out: dict[Any, Any] = {}
         error = None
         for entry in node.entries:
@@ -647,6 +654,11 @@ def _native(function: str, member: bool, args: list[Any]) -> Any:
     return _NO_NATIVE
 
 
+# id(node) -> (node, cost handlers): resolved once per AST node (the node is kept, so its id
+# is not reused while it is here)
+_HANDLERS: dict[int, tuple[Call, tuple[Any, ...]]] = {}
+
+
 def _by_runtime_types(node: Call, args: list[Any], handlers: tuple[Any, ...]) -> Any:
     """The cost handler of the overload the argument types select (``_+_`` on dyn operands)."""
     kinds = {type_of(a).name for a in args if not isinstance(a, Error)}
@@ -670,6 +682,22 @@ def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return a == b
     return type(a) is type(b) and a == b
+
+
+def _literal(node: Expr) -> Any:
+    """The value of a constant, or of a list or map literal of constants (nested)."""
+    if isinstance(node, CreateList):
+        return [_literal(e) for e in node.elements]
+    if isinstance(node, CreateMap):
+        out = {}
+        for entry in node.entries:
+            key = _literal(entry.key)
+            if not _hashable(key):
+                raise Unsupported("map key")
+            out[key] = _literal(entry.value)
+        return out
+    assert isinstance(node, Const)
+    return _constant(node)
 
 
 def _constant(node: Const) -> Any:

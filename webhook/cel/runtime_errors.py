@@ -61,7 +61,14 @@ _TRAIT_HOLDERS: dict[str, frozenset[str]] = {
 for _op in ("_<=_", "_>_", "_>=_"):
     _TRAIT_HOLDERS[_op] = _TRAIT_HOLDERS["_<_"]
 # Bound without a type guard: the receiver's method answers a bare "no such overload".
-_UNGUARDED = frozenset({"@in", "contains", "startsWith", "endsWith", "matches"})
+# ``<jump_condition>`` is cel-cpp's name for a ternary's condition; cel-go's evalConditional
+# answers a non-bool condition with MaybeNoSuchOverloadErr, a bare "no such overload" too, and
+# so do its evalAnd/evalOr and logical_not for a non-bool operand (checked against cel-go).
+_UNGUARDED = frozenset({"@in", "contains", "startsWith", "endsWith", "matches", "find", "findAll", "<jump_condition>",
+                        "_&&_", "_||_", "!_"})
+# ext/lists.go: sort's dispatcher names only the function; flatten's the receiver's type first.
+_NAME_ONLY = frozenset({"sort"})
+_MEMBER_FORM = frozenset({"flatten"})
 
 
 _CONVERSION_TARGETS = {
@@ -71,6 +78,20 @@ _CONVERSION_TARGETS = {
     "bool": "bool",
     "Duration": "google.protobuf.Duration",
     "Timestamp": "google.protobuf.Timestamp",
+}
+
+
+# cel-cpp names every Kubernetes opaque value "struct" in overload errors; where the function
+# has one receiver type, cel-go's message names that type (isLessThan/compareTo, shared by
+# Quantity and Semver, cannot be told apart: compat.py D29).
+_OPAQUE_RECEIVERS = {
+    **dict.fromkeys(("add", "sub", "asInteger", "isInteger", "asApproximateFloat", "sign"), "kubernetes.Quantity"),
+    **dict.fromkeys(("major", "minor", "patch"), "kubernetes.Semver"),
+    **dict.fromkeys(("containsIP", "containsCIDR", "masked", "prefixLength"), "net.CIDR"),
+    **dict.fromkeys(("family", "isUnspecified", "isLoopback", "isLinkLocalMulticast", "isLinkLocalUnicast",
+                     "isGlobalUnicast"), "net.IP"),
+    **dict.fromkeys(("getScheme", "getHost", "getHostname", "getPort", "getEscapedPath", "getQuery"), "kubernetes.URL"),
+    "validate": "kubernetes.NamedFormat",
 }
 
 
@@ -92,8 +113,15 @@ def _no_such_overload(match: re.Match[str]) -> str:
     args = [go_type_name(a) for a in (match.group("args") or "").split(",") if a.strip()]
     if receiver is not None:
         args.insert(0, go_type_name(receiver))
+    if args and args[0] == "struct" and function in _OPAQUE_RECEIVERS:
+        args[0] = _OPAQUE_RECEIVERS[function]
     if function in _UNGUARDED:
         return "no such overload"
+    if function in _NAME_ONLY:
+        return f"no such overload: {function}"
+    if function in _MEMBER_FORM and args:
+        receiver = "map(dyn, dyn)" if args[0] == "map" else args[0]  # a map's runtime type there
+        return f"no such overload: {receiver}.{function}({', '.join(args[1:])})"
     holders = _TRAIT_HOLDERS.get(function)
     if holders is not None:
         if args and args[0] in holders:
@@ -137,19 +165,32 @@ _TABLE: tuple[tuple[re.Pattern[str], _Rewrite], ...] = (
     (re.compile(r'Duration ".*" (?:above|below) (?:maximum|minimum) allowed duration ".*"'),
      lambda m: "duration overflow"),
     (re.compile(r"invalid regular expression: (?P<detail>.*)", re.S), _regex_error),
+    # A declared variable the activation does not bind (authorizer in auditAnnotations, whose
+    # stage upstream evaluates without an authorizer): interpreter/attributes.go missingAttribute.
+    (re.compile(r'No value with name "(?P<name>[^"]*)" found in Activation'),
+     lambda m: f"no such attribute(s): {m.group('name')}"),
     # cel-go resolves these through attributes.go's missingKey; cel-cpp's text lacks the key.
     (re.compile(r"Applying SELECT to non-message type"), lambda m: "no such key"),
     (re.compile(r"Invalid (?:map key|container) type: '(?P<type>[^']*)'"), lambda m: "no such key"),
 )
 
 
+_UNBOUND_VARIABLE = re.compile(r'No value with name "[^"]*" found in Activation')
+
+
+def is_unbound_variable(message: str) -> bool:
+    """cel-cpp raises (rather than returns an error value) for a declared variable left unbound."""
+    return _UNBOUND_VARIABLE.fullmatch(strip_status(message)) is not None
+
+
 def _conversion_from_string(target: str) -> str:
     return f"type conversion error from 'string' to '{_CONVERSION_TARGETS[target]}'"
 
 
-# The only cel-cpp errors with the UNKNOWN status, which errors raised by our Python
+# The only cel-cpp errors with the UNKNOWN status (no matching overload, index errors, an
+# unbound variable), which errors raised by our Python
 # implementations (CelFunctionError) carry too: other rewrites never touch such a text.
-_UNKNOWN_STATUS_PREFIXES = ("No matching overloads found : ", "Index error: ")
+_UNKNOWN_STATUS_PREFIXES = ("No matching overloads found : ", "Index error: ", "No value with name ")
 
 
 def strip_status(message: str) -> str:

@@ -172,27 +172,26 @@ def _fixed(precision: int | None) -> Callable[[Any], str]:
         special = _nonfinite(number)
         if special is not None:
             return special
-        # golang.org/x/text/message with en_US groups the integer part with commas.
-        return f"{number:,.{_DEFAULT_PRECISION if precision is None else precision}f}"
+        # golang.org/x/text/message with en_US groups the integer part with commas, and
+        # prints a zero without its sign (-0.04 rounded to one digit keeps it: "-0.0").
+        return f"{number or 0.0:,.{_DEFAULT_PRECISION if precision is None else precision}f}"
 
     return clause
 
 
-def _scientific(precision: int | None) -> Callable[[Any], str]:
-    def clause(value: Any) -> str:
-        number = _as_double(value, "scientific")
-        special = _nonfinite(number)
-        if special is not None:
-            return special
-        digits = _DEFAULT_PRECISION if precision is None else precision
-        mantissa, _, exponent = f"{number:.{digits}e}".partition("e")
-        exp = int(exponent)
-        exp_text = ("-" if exp < 0 else "") + f"{abs(exp):02d}"
-        # x/text (v0.39.0, kube-apiserver 1.35) writes "×10" and superscript digits; see
-        # apiextensions-apiserver pkg/apiserver/schema/cel/validation_test.go: '3.140000×10⁰⁰'.
-        return f"{mantissa}×10{exp_text.translate(_SUPERSCRIPT)}"
-
-    return clause
+def _scientific(value: Any) -> str:
+    number = _as_double(value, "scientific")
+    special = _nonfinite(number)
+    if special is not None:
+        return special.rjust(6)  # x/text pads them to six runes for %e (not for %f): "    -∞"
+    # x/text ignores the precision of %e (cel-go: "%.2e" of 0.001 is 1.000000×10⁻⁰³), and
+    # prints a zero without its sign, as for %f.
+    mantissa, _, exponent = f"{number or 0.0:.{_DEFAULT_PRECISION}e}".partition("e")
+    exp = int(exponent)
+    exp_text = ("-" if exp < 0 else "") + f"{abs(exp):02d}"
+    # x/text (v0.39.0, kube-apiserver 1.35) writes "×10" and superscript digits; see
+    # apiextensions-apiserver pkg/apiserver/schema/cel/validation_test.go: '3.140000×10⁰⁰'.
+    return f"{mantissa}×10{exp_text.translate(_SUPERSCRIPT)}"
 
 
 def _binary(value: Any) -> str:
@@ -309,7 +308,7 @@ _VERBS = "sdfebxXo"
 
 def _runtime_clause(verb: str, precision: int | None) -> Callable[[Any], str]:
     clauses: dict[str, Callable[[Any], str]] = {
-        "s": _format_string, "d": _format_decimal, "f": _fixed(precision), "e": _scientific(precision),
+        "s": _format_string, "d": _format_decimal, "f": _fixed(precision), "e": _scientific,
         "b": _binary, "x": _hex(False), "X": _hex(True), "o": _octal,
     }
     return clauses[verb]

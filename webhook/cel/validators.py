@@ -64,18 +64,13 @@ _MAP_INSERT_MESSAGE = (
 
 
 def _walk_with_format_context(root: Expr) -> Iterator[tuple[Expr, bool]]:
-    """Every node, and whether it sits (through lists and maps only) inside a format() call:
-    cel-go skips literals there when it checks homogeneity."""
+    """Every node, and whether it sits anywhere below a format() call: cel-go skips literals
+    with such an ancestor when it checks homogeneity (cel/validator.go inExemptFunction)."""
     stack: list[tuple[Expr, bool]] = [(root, False)]
     while stack:
         node, in_format = stack.pop()
         yield node, in_format
-        if isinstance(node, Call):
-            inherited = node.function == "format"
-        elif isinstance(node, (CreateList, CreateMap)):
-            inherited = in_format
-        else:
-            inherited = False
+        inherited = in_format or (isinstance(node, Call) and node.function == "format")
         stack.extend((child, inherited) for child in reversed(children(node)))
 
 

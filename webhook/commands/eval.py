@@ -186,7 +186,7 @@ def _exactly(env: CelEnvironment, compiled: Any, activation: dict[str, Any]) -> 
 
 def _evaluate_optional(env: CelEnvironment, expression: str, activation: dict[str, Any]) -> Outcome:
     # cel-expr-python cannot hand an optional back to Python: unwrap it inside CEL (bound by a
-    # one-element map, not cel.bind: compat.py D16). The newlines keep a trailing
+    # one-element map, not cel.bind: compat.py D30). The newlines keep a trailing
     # `// comment` in the expression from swallowing the wrapper.
     try:
         wrapped = env.compile(

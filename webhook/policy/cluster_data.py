@@ -62,6 +62,26 @@ class StaticClusterData:
         ]
 
 
+class WithShippedParams:
+    """A cluster in which the param objects shipped beside the policies exist too.
+
+    A policy directory may carry default params (``policies/pod-security/exemptions.yaml``); an
+    object of the same kind, namespace and name in ``cluster`` replaces its shipped copy.
+    """
+
+    def __init__(self, cluster: ClusterData, shipped: Iterable[dict]) -> None:
+        self._cluster = cluster
+        self._shipped = StaticClusterData(params=shipped)
+
+    def get_namespace(self, name: str) -> dict | None:
+        return self._cluster.get_namespace(name)
+
+    def list_params(self, api_version: str, kind: str, namespace: str | None) -> list[dict]:
+        found = self._cluster.list_params(api_version, kind, namespace)
+        present = {_identity(p) for p in found}
+        return found + [p for p in self._shipped.list_params(api_version, kind, namespace) if _identity(p) not in present]
+
+
 def _group(api_version: str) -> str:
     return api_version.rpartition("/")[0]
 

@@ -21,7 +21,7 @@ from webhook.cel import CelCompileError, CelEnvironment, CompiledExpression
 from webhook.cel.ast import Comprehension
 from webhook.cel.library.authz import AUTHORIZER_VARIABLES
 from webhook.cel.string_format import go_quote  # field.Invalid prints values with Go's %q
-from webhook.policy import composition
+from webhook.policy import composition, plan
 from webhook.policy.declarations import undefined_fields
 from webhook.policy.model import Policy
 
@@ -44,21 +44,32 @@ def environment(with_params: bool) -> CelEnvironment:
 
 @dataclass(frozen=True)
 class PolicyExpression:
-    """An expression as written (``source``) and the programs that evaluate it.
+    """An expression as written (``source``), checked and compiled on its own (``direct``, with
+    ``variables`` a map), and the variables it reads, transitively, in declaration order.
 
-    ``direct`` is the source compiled with ``variables`` as a map of already computed values;
-    ``program`` is the source with its ``dependencies`` (transitively, in declaration order)
-    inlined (composition.inline), which needs no variable values at all (see validator.py).
-    ``program`` is ``direct`` for an expression without variables, and None when inlining is
-    not possible (cel-cpp's parser depth, or a comprehension variable that would capture a name
-    of an inlined definition).
+    ``program`` runs the expression by itself with its variables inlined (composition.inline),
+    compiled on first use: only the last of validator.py's paths needs it (plan.py runs whole
+    filters, exact.py evaluates the AST). It is ``direct`` for an expression without variables,
+    and None where inlining is not possible (cel-cpp's parser depth, or a comprehension variable
+    of the expression that would capture a name an inlined definition reads).
     """
 
     source: str
-    program: CompiledExpression | None  # None when only the composition failed to compile
     direct: CompiledExpression
     dependencies: tuple[str, ...] = ()
     name: str = ""  # the variable's name, for spec.variables
+    inlined: str | None = field(default=None, compare=False, repr=False)  # the text to compile for ``program``
+
+    @functools.cached_property
+    def program(self) -> CompiledExpression | None:
+        if not self.dependencies:
+            return self.direct
+        if self.inlined is None:
+            return None
+        try:
+            return self.direct.env.compile(self.inlined, internal=True)
+        except CelCompileError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,8 @@ class CompiledPolicy:
     audit_annotations: tuple[PolicyExpression, ...]
     match_conditions: tuple[PolicyExpression, ...]
     variables: tuple[PolicyExpression, ...] = field(default=())
+    # plan.py: the match, validate (validations then messageExpressions) and audit filters
+    plans: "Plans | None" = field(default=None, compare=False, repr=False)
 
     @functools.cached_property
     def _variables_by_name(self) -> dict[str, PolicyExpression]:
@@ -80,6 +93,13 @@ class CompiledPolicy:
     @property
     def name(self) -> str:
         return self.policy.name
+
+
+@dataclass(frozen=True)
+class Plans:
+    match: plan.FilterPlan
+    validate: plan.FilterPlan  # validations, then the messageExpressions that exist
+    audit: plan.FilterPlan
 
 
 @dataclass(frozen=True)
@@ -165,26 +185,22 @@ class _PolicyCompiler:
             if variable:
                 self.failed_variables.add(variable)
             return None  # the variable's own problem is reported
-        composed = composition.compose(expression, dependencies, self.definitions, set(visible))
-        inlined = self._inlined(expression, dependencies, set(visible), direct) if composed.text != expression else direct
-        try:
-            # The inlined program types the expression as the composed one would; only when it
-            # fails is the composed text compiled, for errors positioned in the original.
-            program = inlined if inlined is not None else (
-                self.env.compile(composed.text, internal=True) if composed.text != expression else direct)
-        except CelCompileError as exc:
-            remapped = composition.remap_errors(exc.message, composed, expression)
-            if not remapped:
-                # Only the composition failed (cel-cpp's parser stops at nesting depth 32, cel-go
-                # at 250): the expression stays, and runs with its variables' computed values.
-                program = None
-            else:
-                self.invalid(path, expression, f"compilation failed: {remapped}")
-                if variable:
-                    self.failed_variables.add(variable)
-                return None
-        typed = program or direct
-        runnable = inlined
+        typed = direct
+        if dependencies and len(dependencies) <= _MAX_COMPOSED_VARIABLES:
+            # Type-checked with the variables' own types, as upstream declares them; the
+            # composed text is never run (composition.py).
+            composed = composition.compose(expression, dependencies, self.definitions, set(visible))
+            try:
+                # with cel-go's compile-time checks: they see the variables' types (format())
+                typed = self.env.compile(composed.text, internal=True, checks=True)
+            except CelCompileError as exc:
+                remapped = composition.remap_errors(exc.message, composed, expression)
+                if remapped:
+                    self.invalid(path, expression, f"compilation failed: {remapped}")
+                    if variable:
+                        self.failed_variables.add(variable)
+                    return None
+                # only the composition failed (cel-cpp's parser stops at nesting depth 32): dyn
         if returns is not None and typed.checked and typed.output_type not in returns:
             actual = cel_go_type_name(typed.program.return_type().name())
             if len(returns) == 1:
@@ -193,18 +209,21 @@ class _PolicyCompiler:
                 reason = "must evaluate to one of [" + " ".join(_TYPE_TEXT[r] for r in returns) + f"] but got {actual}"
             self.invalid(path, expression, reason)
             return None
-        return PolicyExpression(expression, runnable, direct, tuple(dependencies), variable)
+        return PolicyExpression(expression, direct, tuple(dependencies), variable,
+                                self._inline_text(expression, dependencies, set(visible), direct))
 
-    def _inlined(self, expression: str, dependencies: list[str], visible: set[str], direct: CompiledExpression) -> CompiledExpression | None:
-        """The program that runs an expression with variables: its variables inlined. The composed
-        ``cel.bind`` program only type-checks (composition.py)."""
+    def _inline_text(self, expression: str, dependencies: list[str], visible: set[str], direct: CompiledExpression) -> str | None:
+        """The expression with its variables inlined, or None where a comprehension variable
+        would capture a name an inlined definition reads."""
+        if not dependencies:
+            return None
         captured = _bound_names(direct) | {n for name in dependencies for n in _bound_names(self.env.compile(self.definitions[name]))}
         if captured & _INLINED_FREE_NAMES:
             return None
         try:
-            return self.env.compile(composition.inline(expression, self.definitions, visible), internal=True)
-        except (CelCompileError, ValueError):
-            return None  # too deep for cel-cpp's parser: runs with computed variable values
+            return composition.inline(expression, self.definitions, visible)
+        except ValueError:
+            return None
 
     def _closure(self, direct: list[str]) -> list[str]:
         needed: set[str] = set()
@@ -230,6 +249,10 @@ def _bound_names(compiled: CompiledExpression) -> set[str]:
         name for node in compiled.ast.walk() if isinstance(node, Comprehension)
         for name in (node.iter_var, node.iter_var2) if name
     }
+
+
+# cel-cpp's parser stops at nesting depth 32; each composed variable is one level.
+_MAX_COMPOSED_VARIABLES = 24
 
 
 _UNDECLARED = re.compile(r"^ERROR: <input>:(\d+):(\d+): undeclared reference to '([^']+)' \(in container '([^']*)'\)$")
@@ -320,7 +343,14 @@ def compile_policy(policy: Policy) -> tuple[CompiledPolicy | None, list[Expressi
         return None, compiler.problems
     if any(x is None for x in [*validations, *audits, *conditions]):
         return None, [ExpressionProblem("spec", "an expression failed to compile")]
+    definitions = {v.name: v.source for v in variables}
+    order = [v.name for v in variables]
+
+    def filter_plan(expressions: list[PolicyExpression | None]) -> plan.FilterPlan:
+        return plan.build(compiler.env, [e.source for e in expressions if e is not None], definitions, compiler.reads, order)
+
+    plans = Plans(filter_plan(conditions), filter_plan([*validations, *messages]), filter_plan(audits))  # type: ignore[list-item]
     return (
-        CompiledPolicy(policy, tuple(validations), tuple(messages), tuple(audits), tuple(conditions), tuple(variables)),  # type: ignore[arg-type]
+        CompiledPolicy(policy, tuple(validations), tuple(messages), tuple(audits), tuple(conditions), tuple(variables), plans),  # type: ignore[arg-type]
         [],
     )

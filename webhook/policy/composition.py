@@ -13,7 +13,7 @@ reads ``variables.<name>`` is also compiled in two composed forms:
 * :func:`compose` — what type-checks: a nest of ``cel.bind`` over the variables it transitively
   references, which gives ``variables.isValid`` its real type for the create-time checks of the
   output type. It is never evaluated: cel-cpp's ``cel.bind`` can read a stale value after a
-  short-circuited comprehension (webhook/cel/compat.py D16).
+  short-circuited comprehension (webhook/cel/compat.py D30).
 
 ``variables.x`` is rewritten to ``variables_x`` in the composed text — same length, so
 positions inside the expression do not move — and the expression starts on its own line, so

@@ -18,14 +18,15 @@ from webhook.admission.attributes import AdmissionAttributes
 from webhook.cel.library import authz
 from webhook.cel.library.authorization import RequestResource, RuleAuthorizer, UserInfo
 from webhook.policy.activation import admission_request, namespace_object, request_namespace
-from webhook.policy.cluster_data import ClusterData
+from webhook.policy.cluster_data import ClusterData, WithShippedParams
 from webhook.policy.compiler import CompiledPolicy
 from webhook.policy.decision import AdmissionDecision, AdmissionStatus, PolicyEvaluation
 from webhook.policy.loader import PolicySet
 from webhook.policy.matching import MatchError, is_policy_resource, match_resources
 from webhook.policy.model import Binding
 from webhook.policy.params import ParamError, collect_params, param_kind_error, param_label
-from webhook.policy.validator import Decision, Inputs, RequestCache, ValidateResult, validate
+from webhook.policy.filters import RequestContext
+from webhook.policy.validator import Decision, Inputs, ValidateResult, validate
 
 VALIDATION_FAILURE_ANNOTATION = "validation.policy.admission.k8s.io/validation_failure"
 MAX_AUDIT_ANNOTATION_VALUE_LENGTH = 10 * 1024
@@ -50,7 +51,7 @@ class _Outcome:
     """What the dispatcher accumulates across policies."""
 
     def __init__(self) -> None:
-        self.cache = RequestCache()
+        self.context = RequestContext()
         # Equal requests and namespace objects are one object, so caches keyed by identity share.
         self.requests: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.namespaces: dict[str, tuple[Any, Any]] = {}
@@ -82,6 +83,8 @@ def decide(
 ) -> AdmissionDecision:
     started = time.perf_counter()
     outcome = _Outcome()
+    if policy_set.params:
+        cluster = WithShippedParams(cluster, policy_set.params)
     if not is_policy_resource(attributes):
         for name in policy_set.names():
             compiled = policy_set.policies[name]
@@ -148,7 +151,7 @@ def _dispatch_policy(
                 namespace_object=visible_namespace,
                 namespace_full=full_namespace,
                 authorizer=authorizer_entries,
-                cache=outcome.cache,
+                context=outcome.context,
             )
             started = time.perf_counter()
             result = validate(compiled, inputs)

@@ -29,26 +29,52 @@ Result = tuple[Any, "str | None", float]  # (value, error message, elapsed) as v
 class ExactFilter:
     """One ForInput: one activation, one lazy variable map, one budget."""
 
-    def __init__(self, compiled: CompiledPolicy, activation: Mapping[str, Any], budget: int) -> None:
+    def __init__(self, compiled: CompiledPolicy, activation: Mapping[str, Any], budget: int,
+                 shared: dict[tuple[Any, ...], tuple[Any, int, tuple[str, ...]]] | None = None) -> None:
         self.compiled = compiled
         self.activation = activation
         self.remaining = budget
-        self.calls = environment(compiled.policy.param_kind is not None).calls()
+        self.env = environment(compiled.policy.param_kind is not None)
+        self.calls = self.env.calls()
         self._values: dict[str, Any] = {}
         self._composition_cost = 0
+        # (what determines a variable) -> (value, its own cost, the variables it read first):
+        # shared by the filters and policies of one request, so a variable another filter (the
+        # messageExpressions re-read the validations' variables) or another policy with the
+        # same definitions already evaluated is charged again, as upstream, but not re-run.
+        self._shared = shared if shared is not None else {}
+        self._identity = (id(self.env), *sorted((k, id(v)) for k, v in activation.items()))
+        self._reading: list[list[str]] = []
+
+    def _key(self, variable: PolicyExpression) -> tuple[Any, ...]:
+        sources = tuple((name, self.compiled.variable(name).source) for name in variable.dependencies)
+        return (self._identity, variable.source, sources)
 
     def _variable(self, name: str) -> Any:
+        if self._reading:
+            self._reading[-1].append(name)
         if name in self._values:
             return self._values[name]
         variable = self.compiled.variable(name)
         if variable.direct.ast is None:
             raise CelCostError("internal error: a variable without an AST", per_call=False)
-        try:
-            value, cost = evaluate(variable.direct.ast, self.calls, self.activation, PER_CALL_LIMIT, self._variable)
-        except CostLimitExceeded as exc:
-            value, cost = Error(COST_LIMIT_EXCEEDED), exc.cost
-        if isinstance(value, Error):
-            value = Error(f'composited variable "{name}" fails to evaluate: {value.message}')
+        key = self._key(variable)
+        known = self._shared.get(key)
+        if known is not None:
+            value, cost, read = known
+            for dependency in read:  # charged as their first reads were
+                self._variable(dependency)
+        else:
+            self._reading.append([])
+            try:
+                value, cost = evaluate(variable.direct.ast, self.calls, self.activation, PER_CALL_LIMIT, self._variable)
+            except CostLimitExceeded as exc:
+                value, cost = Error(COST_LIMIT_EXCEEDED), exc.cost
+            finally:
+                read = tuple(dict.fromkeys(self._reading.pop()))
+            if isinstance(value, Error):
+                value = Error(f'composited variable "{name}" fails to evaluate: {value.message}')
+            self._shared[key] = (value, cost, read)
         self._composition_cost += cost
         self._values[name] = value
         return value
@@ -78,7 +104,8 @@ class ExactFilter:
 
 
 def run_filter(compiled: CompiledPolicy, activation: Mapping[str, Any], expressions: Sequence[PolicyExpression | None],
-               budget: int) -> tuple[list[Result | None], int]:
+               budget: int, shared: dict[tuple[Any, ...], tuple[Any, int, tuple[str, ...]]] | None = None,
+               ) -> tuple[list[Result | None], int]:
     """Every expression in order (None placeholders stay None); the remaining budget."""
-    exact = ExactFilter(compiled, activation, budget)
+    exact = ExactFilter(compiled, activation, budget, shared)
     return [None if e is None else exact.run(e) for e in expressions], exact.remaining

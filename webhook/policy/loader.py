@@ -1,9 +1,10 @@
 """Loading a policy set: read, validate as on create, compile — all or nothing.
 
 Accepts admissionregistration.k8s.io/v1, and v1beta1/v1alpha1 converted to v1 (their
-ValidatingAdmissionPolicy and Binding schemas carry the same fields), and the polyfill group
+ValidatingAdmissionPolicy and Binding schemas carry the same fields), the polyfill group
 admissionregistration.x-k8s.io (manifests/crds/: the v1 schema as CRDs), which celgate enforces
-from the cluster where the built-in plugin would not see it. Every problem in every
+from the cluster where the built-in plugin would not see it, and objects of a loaded policy's
+paramKind as the set's default params (a ConfigMap shipped beside its policies). Every problem in every
 document is collected before PolicyLoadError is raised, so one run shows everything to fix.
 """
 
@@ -42,6 +43,9 @@ class PolicySet:
     policies: Mapping[str, CompiledPolicy]
     bindings: Mapping[str, Binding]
     sources: tuple[str, ...] = field(default=())
+    # Objects of a loaded policy's paramKind found among the policy documents: default params,
+    # as if they existed in the cluster (cluster_data.WithShippedParams).
+    params: tuple[dict[str, Any], ...] = field(default=())
 
     def names(self) -> list[str]:
         return sorted(self.policies)
@@ -81,8 +85,13 @@ def load_policy_documents(documents: Sequence[Document], read_problems: Sequence
     policies: dict[str, CompiledPolicy] = {}
     bindings: dict[str, Binding] = {}
     seen: dict[tuple[str, str], Origin] = {}
+    param_kinds = _param_kinds(documents)
+    params: list[dict[str, Any]] = []
     for doc in documents:
-        problems.extend(_load_document(doc, policies, bindings, seen))
+        if _param_identity(doc.obj) in param_kinds:
+            params.append(copy.deepcopy(doc.obj))
+        else:
+            problems.extend(_load_document(doc, policies, bindings, seen))
     for binding in bindings.values():
         if binding.policy_name not in policies and not _policy_rejected(binding.policy_name, seen):
             problems.append(LoadProblem(
@@ -92,7 +101,34 @@ def load_policy_documents(documents: Sequence[Document], read_problems: Sequence
     if problems:
         raise PolicyLoadError(problems)
     sources = tuple(sorted({doc.source for doc in documents}))
-    return PolicySet(_next_generation(), dict(sorted(policies.items())), dict(sorted(bindings.items())), sources)
+    return PolicySet(
+        _next_generation(), dict(sorted(policies.items())), dict(sorted(bindings.items())), sources, tuple(params)
+    )
+
+
+def _param_kinds(documents: Sequence[Document]) -> set[tuple[str, Any]]:
+    """(group, kind) of every policy document's paramKind, read before anything is compiled."""
+    found = set()
+    for doc in documents:
+        spec = doc.obj.get("spec") if doc.obj.get("kind") == POLICY_KIND else None
+        param_kind = spec.get("paramKind") if isinstance(spec, dict) else None
+        if isinstance(param_kind, dict) and isinstance(param_kind.get("apiVersion"), str):
+            found.add((_group(param_kind["apiVersion"]), param_kind.get("kind")))
+    return found
+
+
+def _param_identity(obj: dict[str, Any]) -> tuple[str, Any] | None:
+    """(group, kind) of an object that could be a param: a named object that is no policy or binding."""
+    api_version, metadata = obj.get("apiVersion"), obj.get("metadata")
+    if obj.get("kind") in (POLICY_KIND, BINDING_KIND) or not isinstance(api_version, str):
+        return None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata["name"]:
+        return None
+    return (_group(api_version), obj.get("kind"))
+
+
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
 
 
 def load_object(doc: Document) -> tuple[CompiledPolicy | Binding | None, list[LoadProblem]]:
@@ -110,7 +146,7 @@ def merged_policy_set(base: PolicySet, policies: Mapping[str, CompiledPolicy], b
     """``base`` plus policies and bindings loaded one by one (names already checked for clashes)."""
     return PolicySet(
         _next_generation(), dict(sorted({**base.policies, **policies}.items())),
-        dict(sorted({**base.bindings, **bindings}.items())), tuple(sorted({*base.sources, source})),
+        dict(sorted({**base.bindings, **bindings}.items())), tuple(sorted({*base.sources, source})), base.params,
     )
 
 

@@ -228,10 +228,27 @@ def test_sum_overflow_is_an_error(env: CelEnvironment) -> None:
     assert caught.value.message == "integer overflow"
 
 
-def test_min_of_incomparable_dynamic_elements_is_no_such_overload(env: CelEnvironment) -> None:
+# Checked against kube-apiserver v1.35.8's cel-go (tests/oracle): an element no overload takes
+# names the call; a later element of another summable type is a bare "no such overload".
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("dyn([[1], [2]]).min()", "no such overload: min(list)"),
+        ("dyn([{}]).max()", "no such overload: max(list)"),
+        ("dyn([null]).isSorted()", "no such overload: isSorted(list)"),
+        ("[dyn('a'), dyn(1)].sum()", "no such overload: sum(list)"),
+        ("dyn([true]).sum()", "no such overload: sum(list)"),
+        ("[dyn(1), dyn('a')].sum()", "no such overload"),
+        ("[dyn(1), dyn('a')].join()", "no such overload: join(list)"),
+        ("[dyn('a'), dyn(1)].join()", "join: invalid input: 1"),
+    ],
+)
+def test_incomparable_or_unsummable_elements_are_cel_go_s_overload_errors(
+    env: CelEnvironment, expression: str, message: str
+) -> None:
     with pytest.raises(CelEvaluationError) as caught:
-        evaluate(env, "dyn([[1], [2]]).min()")
-    assert caught.value.message == "no such overload"
+        evaluate(env, expression)
+    assert caught.value.message == message
 
 
 def test_index_of_uses_cel_equality_not_python_equality(env: CelEnvironment) -> None:

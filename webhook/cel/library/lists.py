@@ -15,7 +15,7 @@ from cel_expr_python import cel
 from webhook.cel.errors import CelFunctionError
 from webhook.cel.library import CelLibrary
 from webhook.cel.library.dispatch import UNREACHABLE_LIST, OverloadFamily, overload_family
-from webhook.cel.library.equality import cel_equal, compare, require_comparable
+from webhook.cel.library.equality import cel_equal, compare, is_comparable
 from webhook.cel.values import INT64_MAX, INT64_MIN
 
 T = cel.Type
@@ -42,10 +42,17 @@ COMPARABLE_TYPES: tuple[tuple[str, cel.Type], ...] = (
 _NONE = object()
 
 
+def _require_element(function: str, item: Any) -> None:
+    # cel-go dispatches these per element type: an element no overload takes is reported as
+    # the call's own failure, with the receiver's type (library/lists.go, "isSorted(list)").
+    if not is_comparable(item):
+        raise CelFunctionError(f"no such overload: {function}(list)")
+
+
 def is_sorted(items: list[Any]) -> bool:
     previous: Any = _NONE
     for item in items:
-        require_comparable(item)
+        _require_element("isSorted", item)
         # cel-go only looks for "greater than"; an ordering error (mixed kinds) is ignored.
         if previous is not _NONE and compare(previous, item) == 1:
             return False
@@ -60,7 +67,7 @@ def list_sum(items: list[Any]) -> Any:
         return 0
     total = items[0]
     if isinstance(total, bool) or not isinstance(total, (int, float, datetime.timedelta)):
-        raise CelFunctionError("no such overload")
+        raise CelFunctionError("no such overload: sum(list)")  # no overload for this element type
     for item in items[1:]:
         total = _add(total, item)
     return total
@@ -85,7 +92,7 @@ def _extreme(name: str, preferred: int) -> Callable[[list[Any]], Any]:
     def pick(items: list[Any]) -> Any:
         result: Any = _NONE
         for item in items:
-            require_comparable(item)
+            _require_element(name, item)
             if result is _NONE:
                 result = item
             elif compare(result, item) == preferred:
