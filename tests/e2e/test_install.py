@@ -132,7 +132,8 @@ def denied_by_celgate(outcome) -> bool:
 
 def test_the_chart_installs_with_no_certificate_step_and_celgate_wires_its_own_ca_bundle(cluster, installed):
     for kind in ("customresourcedefinition.apiextensions.k8s.io/validatingadmissionpolicies.admissionregistration.x-k8s.io",
-                 "deployment.apps/celgate", "configmap/celgate-policies", "role.rbac.authorization.k8s.io/celgate",
+                 "deployment.apps/celgate", "configmap/celgate-policies", "configmap/pod-security-exemptions",
+                 "role.rbac.authorization.k8s.io/celgate",
                  "validatingwebhookconfiguration.admissionregistration.k8s.io/celgate"):
         assert kind in installed["applied"], installed["applied"]
     secret = cluster.kube.must("GET", f"/api/v1/namespaces/{NAMESPACE}/secrets/celgate-tls")
