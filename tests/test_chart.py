@@ -159,3 +159,21 @@ def test_certs_cert_manager_yaml_holds_the_charts_cert_manager_objects():
     key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
     assert sorted(shipped, key=key) == sorted(rendered, key=key)
 
+
+
+def test_the_certs_overlay_swaps_self_managed_certificates_for_cert_manager():
+    kubectl = Path(HELM).with_name("kubectl")  # type: ignore[arg-type]
+    if not kubectl.is_file():
+        pytest.skip("no kubectl beside helm (tests/e2e/build-controlplane.sh builds both)")
+    result = subprocess.run([str(kubectl), "kustomize", str(REPO / "certs")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    documents = [d for d in yaml.safe_load_all(result.stdout) if d]
+    (webhook,) = by_kind(documents, "ValidatingWebhookConfiguration")
+    assert webhook["metadata"]["annotations"] == {"cert-manager.io/inject-ca-from": f"{NAMESPACE}/celgate"}
+    (deployment,) = by_kind(documents, "Deployment")
+    pod_spec = deployment["spec"]["template"]["spec"]
+    assert "--tls-secret" not in pod_spec["containers"][0]["args"]
+    assert {"name": "tls", "secret": {"secretName": "celgate-tls"}} in pod_spec["volumes"]
+    assert len(by_kind(documents, "Certificate")) == 2
+    rules = [r for d in by_kind(documents, "Role") + by_kind(documents, "ClusterRole") for r in d["rules"]]
+    assert not [r for r in rules if {"secrets", "validatingwebhookconfigurations"} & set(r["resources"])]
