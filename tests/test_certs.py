@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
+from webhook.cli import main as certs_main
 from webhook.certs import CertificateError, generate_bundle, issue_certificate, generate_ca, write_bundle
 
 
@@ -58,3 +60,16 @@ def test_client_certificate_carries_the_organization() -> None:
     cert, _ = issue_certificate(ca, key, common_name="admin", organization="system:masters", client=True)
     orgs = cert.subject.get_attributes_for_oid(x509.oid.NameOID.ORGANIZATION_NAME)
     assert [o.value for o in orgs] == ["system:masters"]
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_celgate_certs_writes_into_certs_by_default_and_git_ignores_what_it_writes(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert certs_main(["certs"]) == 0
+    written = sorted(p.name for p in (tmp_path / "certs").iterdir())
+    assert written == ["ca.crt", "ca.key", "tls.crt", "tls.key"]
+    ignored = subprocess.run(["git", "-C", str(REPO_ROOT), "check-ignore", "--no-index", *(f"certs/{n}" for n in written)],
+                             capture_output=True, text=True)
+    assert ignored.stdout.split() == [f"certs/{n}" for n in written]

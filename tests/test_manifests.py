@@ -1,5 +1,6 @@
-"""The deployment manifests: they parse, they hang together, and celgate's own Deployment passes
-the shipped restricted Pod Security policies when `celgate test` checks it.
+"""The deployment manifests (rendered from charts/celgate by tools/render-manifests): they parse,
+they hang together, and celgate's own Deployment passes the shipped restricted Pod Security
+policies when `celgate test` checks it.
 
 A real API server accepting them (server-side dry run) is tests/e2e/test_install.py.
 """
@@ -59,35 +60,43 @@ def test_every_manifest_file_is_in_the_kustomization():
     # Besides manifests/, the Pod Security exemptions ConfigMap is applied from policies/.
     listed = {r for r in KUSTOMIZATION["resources"] if not r.startswith("../policies/")}
     on_disk = {p.name for p in MANIFESTS.glob("*.yaml")} - {"kustomization.yaml"}
-    assert listed == on_disk
+    assert {r for r in listed if "/" not in r} == on_disk
+    assert {r for r in listed if r.startswith("crds/")} == {f"crds/{p.name}" for p in (MANIFESTS / "crds").glob("*.yaml")}
+    assert "configMapGenerator" not in KUSTOMIZATION  # nothing outside manifests/: no --load-restrictor
 
 
-def test_the_policy_configmap_lists_every_shipped_policy_file():
-    (generator,) = KUSTOMIZATION["configMapGenerator"]
-    listed = {}
-    for entry in generator["files"]:
-        key, _, source = entry.partition("=")
-        listed[key] = (MANIFESTS / source).resolve()
-    shipped = {p.resolve() for p in POLICIES.rglob("*") if p.suffix in (".yaml", ".yml", ".json")}
-    missing = sorted(str(p.relative_to(REPO)) for p in shipped - set(listed.values()))
-    assert not missing, f"add to manifests/kustomization.yaml configMapGenerator files: {missing}"
-    stale = sorted(k for k, p in listed.items() if not p.is_file())
-    assert not stale, f"configMapGenerator lists files that no longer exist: {stale}"
-    for key in listed:  # ConfigMap keys: no "/", the mount is one flat directory
+def test_the_policy_configmap_holds_every_shipped_pod_security_file():
+    # manifests/policies.yaml is rendered from the chart, which globs policies/pod-security: a
+    # new policy file needs no list edited, only tools/render-manifests (this test says when).
+    data = obj("ConfigMap", "celgate-policies")["data"]
+    shipped = {str(p.relative_to(POLICIES)).replace("/", "."): p.read_text()
+               for p in (POLICIES / "pod-security").rglob("*.yaml")}
+    missing = sorted(set(shipped) - set(data))
+    assert not missing, f"run tools/render-manifests: manifests/policies.yaml lacks {missing}"
+    stale = sorted(k for k in shipped if data[k].rstrip("\n") != shipped[k].rstrip("\n"))
+    assert not stale, f"run tools/render-manifests: manifests/policies.yaml has old copies of {stale}"
+    assert not set(data) - set(shipped)
+    for key in data:  # ConfigMap keys: no "/", the mount is one flat directory
         assert re.fullmatch(r"[-._a-zA-Z0-9]+", key), key
-    assert generator["namespace"] == SYSTEM_NAMESPACE
 
 
 def test_the_deployment_mounts_the_policy_configmap_where_policies_points():
-    (generator,) = KUSTOMIZATION["configMapGenerator"]
     args = container()["args"]
     policies_dir = args[args.index("--policies") + 1]
     mounts = {m["name"]: m for m in container()["volumeMounts"]}
     volumes = {v["name"]: v for v in deployment_pod_spec()["volumes"]}
     (policy_volume,) = [n for n, v in volumes.items() if "configMap" in v]
-    assert volumes[policy_volume]["configMap"]["name"] == generator["name"]
+    assert volumes[policy_volume]["configMap"]["name"] == "celgate-policies"
     assert mounts[policy_volume]["mountPath"] == policies_dir
-    assert KUSTOMIZATION["generatorOptions"]["disableNameSuffixHash"] is True
+
+
+def test_certificates_are_self_managed_and_cluster_policies_enforced_by_default():
+    args = container()["args"]
+    assert args[args.index("--tls-secret") + 1] == "celgate-tls"
+    assert args[args.index("--webhook-configuration") + 1] == obj("ValidatingWebhookConfiguration")["metadata"]["name"]
+    assert "--cluster-policies" in args
+    volumes = {v["name"]: v for v in deployment_pod_spec()["volumes"]}
+    assert "emptyDir" in volumes["tls"]  # celgate writes the served files itself
 
 
 def test_everything_namespaced_lives_in_celgate_system():
@@ -98,13 +107,20 @@ def test_everything_namespaced_lives_in_celgate_system():
             assert document["metadata"]["namespace"] == SYSTEM_NAMESPACE, (kind, name)
 
 
-def test_rbac_reads_namespaces_and_configmaps_and_may_only_ask_access_reviews():
-    read, review = obj("ClusterRole")["rules"]
-    assert read == {"apiGroups": [""], "resources": ["namespaces", "configmaps"], "verbs": ["get", "list", "watch"]}
-    assert review == {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}
-    binding = obj("ClusterRoleBinding")
-    assert binding["roleRef"]["name"] == "celgate"
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "celgate", "namespace": SYSTEM_NAMESPACE}]
+def test_rbac_is_least_privilege():
+    rules = obj("ClusterRole")["rules"]
+    assert rules[0] == {"apiGroups": [""], "resources": ["namespaces", "configmaps"], "verbs": ["get", "list", "watch"]}
+    assert rules[1] == {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}
+    for rule in rules:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
+        if "validatingwebhookconfigurations" in rule["resources"]:
+            assert rule["resourceNames"] == ["celgate"] and set(rule["verbs"]) == {"get", "patch"}
+    secrets = [r for r in obj("Role")["rules"] if "secrets" in r["resources"]]
+    assert {v for r in secrets for v in r["verbs"]} == {"create", "get", "update"}
+    assert all(r.get("resourceNames") == ["celgate-tls"] for r in secrets if r["verbs"] != ["create"])
+    for kind in ("ClusterRoleBinding", "RoleBinding"):
+        binding = obj(kind)
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "celgate", "namespace": SYSTEM_NAMESPACE}]
 
 
 def test_the_service_account_token_is_mounted_only_by_the_deployment():

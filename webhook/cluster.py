@@ -131,12 +131,21 @@ class WatchedClusterData:
     """ClusterData served from informers on a live cluster."""
 
     def __init__(self, api_client: k8s_client.ApiClient, param_kinds: Iterable[tuple[str, str]] = ()) -> None:
+        self.api_client = api_client
         self._dynamic = DynamicClient(api_client)
         self._core = k8s_client.CoreV1Api(api_client)
         self._namespaces = Informer(self._dynamic, "v1", "Namespace").start()
         self._params: dict[tuple[str, str], Informer] = {}
+        self._watched: list[Informer] = []
         self._lock = threading.Lock()
         self.ensure_param_kinds(param_kinds)
+
+    def watch(self, api_version: str, kind: str) -> Informer:
+        """Another list+watch cache (the cluster's policies); part of ``synced()``."""
+        informer = Informer(self._dynamic, api_version, kind).start()
+        with self._lock:
+            self._watched.append(informer)
+        return informer
 
     def ensure_param_kinds(self, param_kinds: Iterable[tuple[str, str]]) -> None:
         """Start informers for param kinds a (re)loaded policy set introduced."""
@@ -147,7 +156,7 @@ class WatchedClusterData:
 
     def synced(self) -> bool:
         with self._lock:
-            informers = [self._namespaces, *self._params.values()]
+            informers = [self._namespaces, *self._params.values(), *self._watched]
         return all(i.synced for i in informers)
 
     def wait_synced(self, timeout: float) -> bool:
@@ -181,5 +190,5 @@ class WatchedClusterData:
 
     def stop(self) -> None:
         self._namespaces.stop()
-        for informer in self._params.values():
+        for informer in [*self._params.values(), *self._watched]:
             informer.stop()

@@ -42,6 +42,8 @@ class ServeOptions:
     metrics_host: str = "127.0.0.1"
     kubeconfig: str | None = None
     in_cluster: bool = False
+    # Also enforce the cluster's admissionregistration.x-k8s.io policies (webhook/cluster_policies.py).
+    cluster_policies: bool = False
     static_namespaces: list[dict[str, Any]] = field(default_factory=list)
     static_params: list[dict[str, Any]] = field(default_factory=list)
     reload_interval: float = 2.0
@@ -59,6 +61,8 @@ class ServeOptions:
     policy_report_interval: float = 10.0
     policy_report_max_results: int = 1000
     on_ready: Callable[[int], None] | None = None
+    # Certificates, Lease and policy status (webhook/cluster_controller.py): one per replica.
+    controller: Any = None
     # The set the parent loaded to fail fast; forked workers inherit it instead of compiling
     # every policy again (loading the Pod Security set takes seconds).
     store: Any = None
@@ -136,6 +140,12 @@ def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.s
     store = options.store if options.store is not None else PolicyStore(options.policies)
     tls = ServingTLS(options.tls_cert, options.tls_key, options.client_ca)
     cluster, ready, authorizer = _build_cluster_data(options, store.current.param_kinds())
+    if options.cluster_policies and hasattr(cluster, "watch"):
+        from webhook.cluster_policies import watch_cluster_policies
+
+        store = watch_cluster_policies(cluster, store)
+        cluster_ready = ready
+        ready = lambda: cluster_ready() and store.ready()  # noqa: E731
     metrics.POLICY_SET_VALID.set(1)
     metrics.POLICY_SET_GENERATION.set(store.status.generation)
     metrics.POLICIES_LOADED.set(len(store.current.names()))
@@ -198,26 +208,57 @@ def _policy_report_recorder(options: ServeOptions, cluster: Any) -> Any:
                                 max_results=options.policy_report_max_results).start()
 
 
+def _controller_loop(options: ServeOptions, stop: threading.Event) -> None:
+    from webhook.cluster import load_api_client
+    from webhook.cluster_controller import run_controller
+    from webhook.policy_store import PolicyStore
+
+    files = options.store if options.store is not None else PolicyStore(options.policies)
+    run_controller(load_api_client(options.kubeconfig), options.controller, files, stop)
+
+
+def run_controller_process(options: ServeOptions) -> None:
+    from webhook.decision_log import configure_logging
+
+    configure_logging(options.log_level)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _controller_loop(options, stop)
+
+
 def serve(options: ServeOptions) -> int:
-    """Bind, fork workers, supervise them until SIGTERM/SIGINT. Returns the exit code."""
+    """Bind, fork workers (and the controller), supervise them until SIGTERM/SIGINT."""
     sock = bind_socket(options.host, options.port)
     health_sock = bind_socket(options.metrics_host, options.metrics_port) if options.metrics_port is not None else None
     port = sock.getsockname()[1]
     if options.on_ready is not None:
         options.on_ready(port)
     if options.workers <= 1:
-        run_worker(options, sock, health_sock)
+        stop = threading.Event()
+        if options.controller is not None:
+            threading.Thread(target=_controller_loop, args=(options, stop), name="controller", daemon=True).start()
+        try:
+            run_worker(options, sock, health_sock)
+        finally:
+            stop.set()
         return 0
 
     context = multiprocessing.get_context("fork")
     stopping = False
 
-    def spawn() -> Any:
+    def spawn_worker() -> Any:
         process = context.Process(target=run_worker, args=(options, sock, health_sock), daemon=False)
         process.start()
         return process
 
-    workers = [spawn() for _ in range(options.workers)]
+    def spawn_controller() -> Any:
+        process = context.Process(target=run_controller_process, args=(options,), daemon=False, name="controller")
+        process.start()
+        return process
+
+    spawners = [spawn_worker] * options.workers + ([spawn_controller] if options.controller is not None else [])
+    workers = [spawn() for spawn in spawners]
 
     def handle(_signum: int, _frame: Any) -> None:
         nonlocal stopping
@@ -241,7 +282,7 @@ def serve(options: ServeOptions) -> int:
                 handle(signal.SIGTERM, None)
                 break
             log.warning("worker %d exited with code %s; restarting", process.pid, process.exitcode)
-            workers[index] = spawn()
+            workers[index] = spawners[index]()
         if stopping and not any(p.is_alive() for p in workers):
             return 0
 

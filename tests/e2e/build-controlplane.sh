@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Build a real kube-apiserver, kube-controller-manager and etcd for the e2e suite from Go modules.
+# Build a real kube-apiserver, kube-controller-manager and etcd for the e2e suite from Go modules,
+# and the clients the install uses: kubectl (same module as kube-apiserver) and helm.
 #
 #   tests/e2e/build-controlplane.sh        # prints the bin dir as its last line
 #
 # Sources: the consumer modules tests/e2e/controlplane/apiserver (k8s.io/kubernetes
 # plus one replace per staging module) and tests/e2e/controlplane/etcd
-# (go.etcd.io/etcd/server/v3). Binaries land in
+# (go.etcd.io/etcd/server/v3), tests/e2e/controlplane/helm (helm.sh/helm/v3). Binaries land in
 #   ${CELGATE_CACHE:-$HOME/.cache/celgate}/controlplane/<version>/bin/
 # with the Go module and build caches under ${CELGATE_CACHE}/go/, so a second run
 # is a no-op: the build is skipped when both binaries exist and the stamp file
@@ -38,6 +39,7 @@ log() { echo "build-controlplane: $*" >&2; }
 modver() { awk -v m="$2" '$1 == "require" && $2 == m { print $3 }' "$1"; }
 k8s_version="$(modver "$mods/apiserver/go.mod" k8s.io/kubernetes)"
 etcd_version="$(modver "$mods/etcd/go.mod" go.etcd.io/etcd/server/v3)"
+helm_version="$(modver "$mods/helm/go.mod" helm.sh/helm/v3)"
 if [[ ! "$k8s_version" =~ ^v([0-9]+)\.([0-9]+)\.[0-9]+$ ]]; then
   echo "build-controlplane: cannot read the k8s.io/kubernetes version from $mods/apiserver/go.mod" >&2
   exit 1
@@ -49,7 +51,8 @@ if [[ -z "$etcd_version" ]]; then
   exit 1
 fi
 
-version="k8s-${k8s_version}_etcd-${etcd_version}"
+# helm in the name: a bin dir built without kubectl and helm (an older recipe) is never touched.
+version="k8s-${k8s_version}_etcd-${etcd_version}_helm-${helm_version}"
 bin="$cache/controlplane/$version/bin"
 stamp="$bin/.stamp"
 
@@ -58,21 +61,24 @@ stamp="$bin/.stamp"
 cv=k8s.io/component-base/version
 apiserver_ldflags="-s -w -X $cv.gitVersion=$k8s_version -X $cv.gitMajor=$k8s_major -X $cv.gitMinor=$k8s_minor -X $cv.gitTreeState=clean"
 etcd_ldflags="-s -w"
+helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
 go_version="$("$GO" env GOVERSION)"
 
-recipe="recipe=3
+recipe="recipe=4
 go=$go_version
 apiserver_ldflags=$apiserver_ldflags
-etcd_ldflags=$etcd_ldflags"
+etcd_ldflags=$etcd_ldflags
+helm_ldflags=$helm_ldflags"
 want_stamp="$(
   {
     printf '%s\n' "$recipe"
-    cat "$mods/apiserver/go.mod" "$mods/apiserver/go.sum" "$mods/etcd/go.mod" "$mods/etcd/go.sum"
+    cat "$mods/apiserver/go.mod" "$mods/apiserver/go.sum" "$mods/etcd/go.mod" "$mods/etcd/go.sum" \
+      "$mods/helm/go.mod" "$mods/helm/go.sum"
   } | sha256sum | cut -d' ' -f1
 )"
 
 is_fresh() {
-  [[ -x "$bin/kube-apiserver" && -x "$bin/kube-controller-manager" && -x "$bin/etcd" && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" ]]
+  [[ -x "$bin/kube-apiserver" && -x "$bin/kube-controller-manager" && -x "$bin/etcd" && -x "$bin/kubectl" && -x "$bin/helm" && -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" ]]
 }
 
 if is_fresh; then
@@ -117,6 +123,17 @@ log "building kube-controller-manager $k8s_version ..."
   "$GO" build -trimpath -ldflags "$apiserver_ldflags -X $cv.buildDate=$build_date" -o "$bin/kube-controller-manager.tmp" k8s.io/kubernetes/cmd/kube-controller-manager)
 mv -f "$bin/kube-controller-manager.tmp" "$bin/kube-controller-manager"
 log "kube-controller-manager done after $((SECONDS - start)) s"
+
+log "building kubectl $k8s_version ..."
+(cd "$mods/apiserver" &&
+  "$GO" build -trimpath -ldflags "$apiserver_ldflags -X $cv.buildDate=$build_date" -o "$bin/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl)
+mv -f "$bin/kubectl.tmp" "$bin/kubectl"
+log "kubectl done after $((SECONDS - start)) s"
+
+log "building helm $helm_version ..."
+(cd "$mods/helm" && "$GO" build -trimpath -ldflags "$helm_ldflags" -o "$bin/helm.tmp" helm.sh/helm/v3/cmd/helm)
+mv -f "$bin/helm.tmp" "$bin/helm"
+log "helm done after $((SECONDS - start)) s"
 
 log "building etcd $etcd_version ..."
 (cd "$mods/etcd" &&

@@ -97,7 +97,10 @@ def cluster() -> Iterator[Cluster]:
         return
     # The built-in PodSecurity plugin reads the same namespace labels and would deny first.
     # The audit Policy is the one celgate ships (tests/e2e/test_compliance.py checks its events).
-    with ControlPlane(extra_apiserver_args=["--disable-admission-plugins=PodSecurity"],
+    # Aggregator routing: webhook Services resolve through their EndpointSlices, so the
+    # installed celgate (test_install.py) is reached at this host's address.
+    with ControlPlane(extra_apiserver_args=["--disable-admission-plugins=PodSecurity",
+                                            "--enable-aggregator-routing=true"],
                       audit_policy=SHIPPED_AUDIT_POLICY) as cp:
         api = k8s_config.new_client_from_config(config_file=cp.kubeconfig_path)
         c = Cluster(cp.kubeconfig_path, Kube(api), control_plane=cp, audit_file=cp.audit_log_path)

@@ -5,7 +5,7 @@
 #
 # Needs docker, kind and kubectl. Steps: create the cluster from kind-config.yaml (reused when it
 # exists), build the image and load it into the nodes, install manifests/ with the serving
-# certificate (manifests/install-certs.sh), wait for the rollout, check a privileged Pod is denied
+# certificates (self-managed by celgate), wait for the rollout, check a privileged Pod is denied
 # through the installed webhook, then run tests/e2e/run with CELGATE_E2E_KUBECONFIG pointing at
 # the cluster. The e2e policies (tests/e2e/policies) are added to celgate's policy ConfigMap so
 # the differential cases find them in the cluster too.
@@ -71,9 +71,9 @@ rm -rf "$overlay" && mkdir -p "$overlay"
 
 log "installing manifests/"
 "$kubectl" apply -f manifests/namespace.yaml
-CELGATE="python -m webhook.cli" manifests/install-certs.sh            # the Secret, before the Pods start
+# No certificate step: celgate creates the Secret celgate-tls and writes its own caBundle.
+# (--load-restrictor: only for this overlay, whose e2e policy files live outside it.)
 "$kubectl" kustomize --load-restrictor=LoadRestrictionsNone "$overlay" | "$kubectl" apply --server-side -f -
-CELGATE="python -m webhook.cli" manifests/install-certs.sh            # the caBundle, now the webhook exists
 "$kubectl" -n celgate-system rollout restart deployment/celgate      # pick up the merged ConfigMap now
 "$kubectl" -n celgate-system rollout status deployment/celgate --timeout=300s
 

@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "and print the base64 caBundle for the ValidatingWebhookConfiguration."
         ),
     )
-    parser.add_argument("--out", required=True, type=Path, help="directory to write the files into")
+    parser.add_argument("--out", type=Path, default=Path("certs"),
+                        help="directory to write the files into (default: %(default)s/, whose generated files git ignores)")
     parser.add_argument("--service", default=DEFAULT_SERVICE, help="Service name (default: %(default)s)")
     parser.add_argument("--namespace", default=DEFAULT_NAMESPACE, help="Service namespace (default: %(default)s)")
     parser.add_argument("--dns", action="append", default=[], help="extra DNS SAN (repeatable)")

@@ -40,6 +40,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--client-ca", type=Path, help="require client certificates signed by this CA")
     parser.add_argument("--kubeconfig", help="watch Namespaces and params in this cluster")
     parser.add_argument("--in-cluster", action="store_true", help="use the in-cluster service account")
+    parser.add_argument("--cluster-policies", action="store_true",
+                        help="with a cluster: also enforce ValidatingAdmissionPolicies and bindings of "
+                             "admissionregistration.x-k8s.io (manifests/crds/) and write their status")
+    certs = parser.add_argument_group(
+        "self-managed certificates (with a cluster)",
+        "celgate keeps its CA and serving certificate in a Secret, writes the caBundle into its "
+        "ValidatingWebhookConfiguration and rotates both before expiry; one replica at a time "
+        "(a coordination.k8s.io Lease) does the writing. --tls-cert/--tls-key are then where this "
+        "replica writes the certificate it serves (default: a temporary directory).")
+    certs.add_argument("--tls-secret", metavar="NAME", help="the kubernetes.io/tls Secret to manage (e.g. celgate-tls)")
+    certs.add_argument("--webhook-configuration", metavar="NAME", default="celgate",
+                       help="ValidatingWebhookConfiguration whose caBundle to keep (default: %(default)s)")
+    certs.add_argument("--service", default="celgate", help="Service the certificate is for (default: %(default)s)")
+    certs.add_argument("--namespace", help="celgate's namespace (default: $POD_NAMESPACE, the ServiceAccount's, "
+                                           "else celgate-system)")
+    certs.add_argument("--ca-days", type=float, default=730, help="CA lifetime (default: %(default)s)")
+    certs.add_argument("--cert-days", type=float, default=90, help="serving certificate lifetime (default: %(default)s)")
+    certs.add_argument("--ca-rotation-grace", type=float, default=20, metavar="SECONDS",
+                       help="between trusting a new CA and serving from it (default: %(default)s)")
+    certs.add_argument("--lease", default="celgate-controller",
+                       help="coordination.k8s.io Lease for leader election (default: %(default)s)")
     parser.add_argument("--namespace-labels", action="append", default=[], metavar="NAME=k1=v1,k2=v2",
                         help="without a cluster: labels of a namespace (repeatable)")
     parser.add_argument("--namespaces", type=Path, help="without a cluster: a file of Namespace objects")
@@ -126,6 +147,43 @@ def _embedded_certs(directory: Path) -> tuple[Path, Path, Path]:
     return written.cert, written.key, written.ca_cert
 
 
+def _controller_options(args: argparse.Namespace) -> Any:
+    from webhook.cert_rotation import CertPolicy
+    from webhook.cluster_controller import ControllerOptions, own_namespace
+
+    namespace = args.namespace or own_namespace("celgate-system")
+    if args.tls_secret and args.tls_cert is None:
+        directory = Path(tempfile.mkdtemp(prefix="celgate-tls-"))
+        args.tls_cert, args.tls_key = directory / "tls.crt", directory / "tls.key"
+    return ControllerOptions(
+        namespace=namespace, secret=args.tls_secret,
+        webhook_configuration=args.webhook_configuration if args.tls_secret else None,
+        tls_cert=args.tls_cert, tls_key=args.tls_key,
+        cert_policy=CertPolicy(args.service, namespace, ca_days=args.ca_days, cert_days=args.cert_days,
+                               grace_seconds=args.ca_rotation_grace),
+        lease=args.lease, interval=min(args.reload_interval, 2.0), cluster_policies=args.cluster_policies,
+    )
+
+
+def _bootstrap_certificates(args: argparse.Namespace, controller: Any) -> None:
+    from kubernetes.client import ApiException
+
+    from webhook.cluster import ClusterConfigError, load_api_client
+    from webhook.cluster_controller import bootstrap_certificates
+
+    try:
+        api_client = load_api_client(args.kubeconfig)
+    except ClusterConfigError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        bootstrap_certificates(api_client, controller)
+    except (ApiException, OSError) as exc:
+        raise UsageError(f"cannot set up certificates in secret {controller.namespace}/{controller.secret}: "
+                         f"{getattr(exc, 'reason', None) or exc}") from None
+    finally:
+        api_client.close()
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
@@ -143,6 +201,14 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--log-allowed-sample-rate must be between 0 and 1")
     embedded = args.tls_cert is None
     clustered = bool(args.kubeconfig or args.in_cluster)
+    if args.cluster_policies and not clustered:
+        raise UsageError("--cluster-policies needs a cluster (--kubeconfig or --in-cluster)")
+    if args.tls_secret and not clustered:
+        raise UsageError("--tls-secret needs a cluster (--kubeconfig or --in-cluster)")
+    controller = _controller_options(args) if (args.tls_secret or args.cluster_policies) else None
+    if controller is not None and controller.secret:
+        _bootstrap_certificates(args, controller)
+        embedded = False
     namespaces = [namespace_object(name, labels) for name, labels in parse_namespace_labels(args.namespace_labels).items()]
     if args.namespaces:
         namespaces += _objects([args.namespaces])
@@ -193,10 +259,10 @@ def _run(args: argparse.Namespace) -> int:
         host=args.host, port=args.port, policies=list(policies), tls_cert=args.tls_cert,
         tls_key=args.tls_key, client_ca=args.client_ca, workers=args.workers,
         metrics_port=args.metrics_port, metrics_host=args.metrics_host, kubeconfig=args.kubeconfig,
-        in_cluster=args.in_cluster, static_namespaces=namespaces, static_params=params,
+        in_cluster=args.in_cluster, cluster_policies=args.cluster_policies, static_namespaces=namespaces, static_params=params,
         reload_interval=args.reload_interval, evaluation_timeout=args.evaluation_timeout,
         max_body_bytes=args.max_body_bytes, body_timeout=args.body_timeout, log_level=args.log_level, on_ready=announce,
-        store=store, decision_log_file=args.decision_log_file, decision_log_max_bytes=args.decision_log_max_bytes,
+        store=store, controller=controller, decision_log_file=args.decision_log_file, decision_log_max_bytes=args.decision_log_max_bytes,
         decision_log_backups=args.decision_log_backups, log_allowed_sample_rate=args.log_allowed_sample_rate,
         policy_reports=args.policy_reports, policy_report_interval=args.policy_report_interval,
         policy_report_max_results=args.policy_report_max_results,

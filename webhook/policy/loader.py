@@ -1,8 +1,10 @@
 """Loading a policy set: read, validate as on create, compile — all or nothing.
 
 Accepts admissionregistration.k8s.io/v1, and v1beta1/v1alpha1 converted to v1 (their
-ValidatingAdmissionPolicy and Binding schemas carry the same fields), and objects of a loaded
-policy's paramKind as the set's default params (a ConfigMap shipped beside its policies). Every problem in every
+ValidatingAdmissionPolicy and Binding schemas carry the same fields), the polyfill group
+admissionregistration.x-k8s.io (manifests/crds/: the v1 schema as CRDs), which celgate enforces
+from the cluster where the built-in plugin would not see it, and objects of a loaded policy's
+paramKind as the set's default params (a ConfigMap shipped beside its policies). Every problem in every
 document is collected before PolicyLoadError is raised, so one run shows everything to fix.
 """
 
@@ -23,7 +25,9 @@ from webhook.policy.shape import BINDING_SHAPE, POLICY_SHAPE, check_shape
 from webhook.policy.validation import apply_defaults, validate_binding, validate_policy
 
 GROUP = "admissionregistration.k8s.io"
-API_VERSIONS = (f"{GROUP}/v1", f"{GROUP}/v1beta1", f"{GROUP}/v1alpha1")
+POLYFILL_GROUP = "admissionregistration.x-k8s.io"
+POLYFILL_API_VERSION = f"{POLYFILL_GROUP}/v1alpha1"
+API_VERSIONS = (f"{GROUP}/v1", f"{GROUP}/v1beta1", f"{GROUP}/v1alpha1", POLYFILL_API_VERSION)
 POLICY_KIND = "ValidatingAdmissionPolicy"
 BINDING_KIND = "ValidatingAdmissionPolicyBinding"
 
@@ -125,6 +129,25 @@ def _param_identity(obj: dict[str, Any]) -> tuple[str, Any] | None:
 
 def _group(api_version: str) -> str:
     return api_version.rpartition("/")[0]
+
+
+def load_object(doc: Document) -> tuple[CompiledPolicy | Binding | None, list[LoadProblem]]:
+    """One policy or binding on its own, validated and compiled exactly as in a set: what a
+    cluster object contributes (a binding whose policy is absent is inert, as in the apiserver)."""
+    policies: dict[str, CompiledPolicy] = {}
+    bindings: dict[str, Binding] = {}
+    problems = _load_document(doc, policies, bindings, {})
+    loaded = next(iter(policies.values()), None) or next(iter(bindings.values()), None)
+    return (None if problems else loaded), problems
+
+
+def merged_policy_set(base: PolicySet, policies: Mapping[str, CompiledPolicy], bindings: Mapping[str, Binding],
+                      source: str) -> PolicySet:
+    """``base`` plus policies and bindings loaded one by one (names already checked for clashes)."""
+    return PolicySet(
+        _next_generation(), dict(sorted({**base.policies, **policies}.items())),
+        dict(sorted({**base.bindings, **bindings}.items())), tuple(sorted({*base.sources, source})), base.params,
+    )
 
 
 def _policy_rejected(name: str, seen: Mapping[tuple[str, str], Origin]) -> bool:
