@@ -60,10 +60,25 @@ func inputError(message string) map[string]any {
 	return map[string]any{"error": message, "kind": "input"}
 }
 
+// costOfExpressionLine: cel-go's actual runtime cost of an expr line (the tracker's count, also
+// when it cancelled the evaluation), for celgate's exact cost evaluator (runtime_cost.py).
+func costOfExpressionLine(line []byte) any {
+	answer, cost, cancelled := evaluateExpression(line)
+	if errorAnswer, ok := answer.(map[string]any); ok && errorAnswer["kind"] == "input" || ok && errorAnswer["kind"] == "compile" {
+		return answer
+	}
+	return map[string]any{"cost": cost, "cancelled": cancelled}
+}
+
 func evaluateExpressionLine(line []byte) any {
+	answer, _, _ := evaluateExpression(line)
+	return answer
+}
+
+func evaluateExpression(line []byte) (any, uint64, bool) {
 	var c exprCase
 	if err := json.Unmarshal(line, &c); err != nil || c.Expr == nil {
-		return inputError(`expected an object with a string "expr"`)
+		return inputError(`expected an object with a string "expr"`), 0, false
 	}
 	activation := map[string]any{plugincel.VariableVarName: map[string]any{}}
 	for _, name := range objectVariables {
@@ -77,13 +92,13 @@ func evaluateExpressionLine(line []byte) any {
 		}
 		value, err := decodeUnstructured(raw)
 		if err != nil {
-			return inputError("vars." + name + ": " + err.Error())
+			return inputError("vars." + name + ": " + err.Error()), 0, false
 		}
 		activation[name] = value
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return inputError("unknown variable(s) " + strings.Join(unknown, ", "))
+		return inputError("unknown variable(s) " + strings.Join(unknown, ", ")), 0, false
 	}
 	request, _ := activation["request"].(map[string]any)
 	for name, value := range authorizerBindings(request) {
@@ -93,20 +108,24 @@ func evaluateExpressionLine(line []byte) any {
 	compiled := expressionCompiler().CompileCELExpression(anyExpression(*c.Expr),
 		plugincel.OptionalVariableDeclarations{HasParams: true, HasAuthorizer: true}, environment.StoredExpressions)
 	if compiled.Error != nil {
-		return map[string]any{"error": strings.TrimPrefix(compiled.Error.Detail, "compilation failed: "), "kind": "compile"}
+		return map[string]any{"error": strings.TrimPrefix(compiled.Error.Detail, "compilation failed: "), "kind": "compile"}, 0, false
 	}
-	value, _, err := compiled.Program.ContextEval(context.Background(), activation)
+	value, details, err := compiled.Program.ContextEval(context.Background(), activation)
+	var cost uint64
+	if details != nil && details.ActualCost() != nil {
+		cost = *details.ActualCost()
+	}
 	if err != nil {
 		var cancelled interpreter.EvalCancelledError
 		if errors.As(err, &cancelled) {
-			return map[string]any{"error": err.Error(), "kind": "cost"}
+			return map[string]any{"error": err.Error(), "kind": "cost"}, cost, true
 		}
-		return map[string]any{"error": err.Error(), "kind": "runtime"}
+		return map[string]any{"error": err.Error(), "kind": "runtime"}, cost, false
 	}
 	if optional, ok := value.(*types.Optional); ok {
-		return renderOptional(optional)
+		return renderOptional(optional), cost, false
 	}
-	return map[string]any{"value": render(value)}
+	return map[string]any{"value": render(value)}, cost, false
 }
 
 // authorizerBindings: an authorizer with no opinion on anything (RBAC without bindings) for

@@ -16,13 +16,16 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 || (os.Args[1] != "expr" && os.Args[1] != "policy") {
-		fmt.Fprintln(os.Stderr, "usage: oracle expr|policy < cases.jsonl")
+	if len(os.Args) != 2 || (os.Args[1] != "expr" && os.Args[1] != "policy" && os.Args[1] != "cost") {
+		fmt.Fprintln(os.Stderr, "usage: oracle expr|policy|cost < cases.jsonl")
 		os.Exit(2)
 	}
 	answer := evaluateExpressionLine
 	if os.Args[1] == "policy" {
 		answer = evaluatePolicyLine
+	}
+	if os.Args[1] == "cost" {
+		answer = costOfExpressionLine
 	}
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 64<<20)

@@ -230,6 +230,16 @@ def _is_attribute(node: Expr) -> bool:
         return False
 
 
+_CONVERSIONS = frozenset({"bool", "bytes", "double", "duration", "dyn", "int", "string", "timestamp", "type", "uint"})
+
+
+def _foldable(node: Expr) -> bool:
+    """A constant, a literal of constants, or a conversion of one (interpreter/decorators.go)."""
+    if isinstance(node, Call):
+        return node.function in _CONVERSIONS and node.target is None and len(node.args) == 1 and _foldable(node.args[0])
+    return _is_literal(node)
+
+
 def _is_none(value: Any) -> bool:
     return isinstance(value, Optional) and not value.present
 
@@ -389,7 +399,12 @@ class Evaluation:
         if isinstance(container, Error):
             return container
         key = node.args[1]
-        key_value = _constant(key) if isinstance(key, Const) else self.eval(key)
+        if isinstance(key, Const):
+            key_value = _constant(key)
+        elif _is_attribute(key):  # an attribute as a qualifier: resolved directly, root not observed
+            key_value = self._qualified(key, root=False)
+        else:
+            key_value = self.eval(key)
         if isinstance(key_value, Error):
             self.charge(SELECT_AND_IDENT_COST)
             return key_value
@@ -458,13 +473,21 @@ class Evaluation:
             value = self.eval(node.args[0])
             self.charge(1)
             return (value is not (function == "@not_strictly_true")) if isinstance(value, bool) else True
+        if function in _CONVERSIONS and node.target is None and len(node.args) == 1 and _foldable(node.args[0]):
+            # OptOptimize folds a conversion of a constant while planning: no cost at run time
+            return self._apply(node, [_literal(node.args[0]) if not isinstance(node.args[0], Call)
+                                      else self._folded(node.args[0])])
         operands = ((node.target,) if node.target is not None else ()) + node.args
         args = [self.eval(o) for o in operands]
         result = self._apply(node, args)
         if not (function == "matches" and any(isinstance(a, Error) for a in args)):
             # (a matches() over a constant pattern, precompiled, is not observed on an error)
-            self.charge(self._call_cost(node, args))
+            self.charge(self._call_cost(node, args, result))
         return result
+
+    def _folded(self, node: Call) -> Any:
+        inner = node.args[0]
+        return self._apply(node, [self._folded(inner) if isinstance(inner, Call) else _literal(inner)])
 
     def _apply(self, node: Call, args: list[Any]) -> Any:
         for value in args:
@@ -509,7 +532,13 @@ class Evaluation:
             return receiver if receiver.present else args[1]
         raise Unsupported(f"{function} on an optional")
 
-    def _call_cost(self, node: Call, args: list[Any]) -> int:
+    def _call_cost(self, node: Call, args: list[Any], result: Any) -> int:
+        runtime = _RUNTIME_COSTS.get(node.function)
+        if runtime is not None:
+            return runtime(args, result)
+        if node.function == "sort" and len(node.overload_ids) != 1:
+            return 1  # ext lists: a sort the checker left to run-time dispatch has no cost tracker
+
         handlers = _HANDLERS.get(id(node))
         if handlers is None or handlers[0] is not node:
             found = handlers_for(node)
@@ -652,6 +681,29 @@ def _native(function: str, member: bool, args: list[Any]) -> Any:
     if function == "size" and len(args) == 1 and isinstance(args[0], (str, list, dict)):
         return len(args[0])
     return _NO_NATIVE
+
+
+def _runtime_size(value: Any) -> int:
+    return _size(value) if not isinstance(value, (Error, Optional, TypeValue)) else 1
+
+
+def _ceil_tenth(size: int, factor: float = 0.1) -> int:
+    return math.ceil(size * factor)
+
+
+# k8s.io/apiserver/pkg/cel/library/cost.go CallCost, which the tracker asks before cel-go's own
+# defaults, where it differs from the estimate's formula (cost_functions.py): the nominal
+# functions, join (by its result), and the string functions it does not list (charAt, format,
+# strings.quote, ...: the tracker's default of 1).
+_NOMINAL = ("serviceAccount", "path", "group", "resource", "subresource", "namespace", "name", "allowed",
+            "reason", "error", "errored", "masked", "prefixLength", "family", "isUnspecified", "isLoopback",
+            "isLinkLocalMulticast", "isLinkLocalUnicast", "sign", "asInteger", "isInteger", "asApproximateFloat",
+            "isGreaterThan", "isLessThan", "compareTo", "add", "sub", "charAt", "format")
+_RUNTIME_COSTS: dict[str, Callable[[list[Any], Any], int]] = {
+    **{name: (lambda args, result: 1) for name in _NOMINAL},
+    "check": lambda args, result: 350_000,
+    "join": lambda args, result: _ceil_tenth(_runtime_size(result), 0.2) if args else 1,
+}
 
 
 # id(node) -> (node, cost handlers): resolved once per AST node (the node is kept, so its id
