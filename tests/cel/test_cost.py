@@ -10,8 +10,9 @@ import pytest
 import yaml
 from cel_expr_python import cel
 
-from webhook.cel import CelCostError, CelEnvironment
+from webhook.cel import CelCostError, CelEnvironment, runtime_cost
 from webhook.cel.cost import estimate
+from webhook.cel.cost_values import largest_sizes
 from webhook.cel.environment import PER_CALL_LIMIT, RUNTIME_CEL_COST_BUDGET, CostBudget
 
 FIXTURES = Path(__file__).parents[1] / "fixtures/cel/cost"
@@ -193,3 +194,24 @@ def test_doubling_a_list_through_bindings_is_rejected_before_copying(env) -> Non
     # on dyn operands ``+`` is charged as string concatenation could be: 0.1 per element
     assert env.compile(expression, internal=True).estimate_cost({"object": {"items": [1]}}) < PER_CALL_LIMIT
     assert _rejected_quickly(env, expression, {"object": {"items": list(range(1000))}}) < 0.1
+
+
+# A flattened list is as long as all its element lists together, longer than any list of the
+# request: the bound for any data of the size class stays above cel-go's actual cost.
+FLATTENED_CONTAINERS = {"containers": [{"add": [f"C{i}_{j}" for j in range(60)]} for i in range(60)]}
+
+
+@pytest.mark.parametrize("expression", [
+    "object.containers.map(c, c.add).flatten()",
+    "object.containers.map(c, c.add).flatten().map(x, x + 'a')",
+    "object.containers.map(c, c.add).flatten().sort()",
+    "object.containers.map(c, c.add).flatten().distinct().size() > 0",
+    "[object.containers.map(c, c.add)].flatten(2).map(x, x)",
+    "object.containers.map(c, c.add).flatten(0).map(l, size(l))",
+])
+def test_flattened_lists_are_bounded_by_all_their_elements(env, expression) -> None:
+    compiled = env.compile(expression)
+    activation = {"object": FLATTENED_CONTAINERS}
+    _, actual = runtime_cost.evaluate(compiled.ast, env.calls(), activation, 10**12)
+    assert compiled.estimate_cost(activation) >= actual
+    assert compiled.uniform_cost(*largest_sizes(FLATTENED_CONTAINERS)) >= actual

@@ -223,10 +223,23 @@ def _lists_range(vals, node, ctx):
 def _list_flatten(vals, node, ctx):  # trackListFlatten: depth times the receiver's size
     depth = _int_argument(vals, node, ctx, 0) if node.args else 1
     receiver = vals[0]
+    cost = _allocating_list(receiver.size, depth)
     if receiver.bound is None and all(isinstance(c, (list, tuple)) for c in receiver.cands):
         size = max((_flattened_size(c, depth) for c in receiver.cands), default=0)
-        return _allocating_list(receiver.size, depth), summary(size, ctx.top, None, 0)
-    return _allocating_list(receiver.size, depth), ctx.top
+        return cost, summary(size, ctx.top, None, 0)
+    if depth > _FLATTEN_LEVELS:
+        return cost, summary(MAX_LIST_SIZE, ctx.top, None, 0)
+    # Each level multiplies the length by its longest list, and its items (lists or not) may
+    # all end up in the result.
+    count, level, elements = receiver.count, receiver, BOTTOM
+    for _ in range(depth):
+        level = ctx.elements(level)
+        elements = union(elements, level)
+        count = min(count * max(1, level.count), MAX_LIST_SIZE)
+    return cost, summary(count, ctx.known(union(elements, ctx.elements(level))), None, 0)
+
+
+_FLATTEN_LEVELS = 8  # deeper than any JSON a request holds within the bound's size classes
 
 
 def _flattened_size(items, depth: int) -> int:
