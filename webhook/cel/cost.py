@@ -175,6 +175,9 @@ def _plan_call(node: Call) -> Plan:
     if function in ("_&&_", "_||_") and len(operands) == 2:  # no cost of their own in cel-go
         left, right = operands
         return lambda ctx: (left(ctx)[0] + right(ctx)[0], SCALAR)
+    if _is_set_membership(node):  # OptOptimize turns the list into a set: no cost of its own
+        element = operands[0]
+        return lambda ctx: (element(ctx)[0], SCALAR)
     if function == "_?_:_" and len(operands) == 3:
         condition, if_true, if_false = operands
 
@@ -216,6 +219,20 @@ def _plan_call(node: Call) -> Plan:
             result = union(result, one_result)
         return cost + call_cost, ctx.known(result)
     return run
+
+
+_SET_MEMBER_KINDS = frozenset({"bool", "bytes", "double", "int", "string", "uint"})
+
+
+def _is_set_membership(node: Call) -> bool:
+    """``x in [scalar constants]``, which cel-go's interpreter/decorators.go
+    maybeOptimizeSetMembership evaluates as a set lookup charged nothing (kube-apiserver
+    evaluates with OptOptimize)."""
+    if node.function != "@in" or len(node.args) != 2 or not isinstance(node.args[1], CreateList):
+        return False
+    elements = node.args[1]
+    return not elements.optional_indices and all(
+        isinstance(e, Const) and e.kind in _SET_MEMBER_KINDS for e in elements.elements)
 
 
 def _plan_comprehension(node: Comprehension) -> Plan:
