@@ -232,3 +232,18 @@ def test_membership_in_a_constant_list_costs_the_element_only(env, expression, e
     _, actual = runtime_cost.evaluate(compiled.ast, env.calls(), activation, 10**9)
     assert compiled.estimate_cost(activation) == estimate_cost >= actual
     assert compiled.uniform_cost(64, 64) >= actual
+
+
+# ``+`` on dyn operands may join strings (as long as both) or lists (as many elements as both):
+# a comprehension ranges over the list reading only.
+@pytest.mark.parametrize(("expression", "small_class_bound"), [
+    ("(object.a + object.b).map(c, c.name)", 252),
+    ("(object.a + object.b + object.a).filter(c, c.name != '')", 410),
+    ("size(object.a[0].name + object.b[0].name) > 0", 23),
+])
+def test_joined_dyn_lists_are_iterated_as_long_as_both(env, expression, small_class_bound) -> None:
+    compiled = env.compile(expression)
+    data = {"a": [{"name": "x" * 60} for _ in range(7)], "b": [{"name": "y"} for _ in range(8)]}
+    _, actual = runtime_cost.evaluate(compiled.ast, env.calls(), {"object": data}, 10**9)
+    assert compiled.uniform_cost(*largest_sizes(data)) == small_class_bound >= actual
+    assert compiled.estimate_cost({"object": data}) >= actual

@@ -51,7 +51,7 @@ from webhook.cel.ast import (
     Call, CheckedAst, Comprehension, Const, CreateList, CreateMap, CreateStruct, Expr, Ident, Select,
 )
 from webhook.cel.cost_functions import (
-    COST_CAP, LIST_CREATE_BASE_COST, MAP_CREATE_BASE_COST, SELECT_AND_IDENT_COST, STRUCT_CREATE_BASE_COST,
+    COST_CAP, LIST_CONCATENATIONS, LIST_CREATE_BASE_COST, MAP_CREATE_BASE_COST, SELECT_AND_IDENT_COST, STRUCT_CREATE_BASE_COST,
     apply, default_result, handlers_for, returns_scalar,
 )
 from webhook.cel.cost_values import (  # largest_size: re-exported for callers' size hints
@@ -186,6 +186,8 @@ def _plan_call(node: Call) -> Plan:
             return condition(ctx)[0] + max(true_cost, false_cost), ctx.known(union(true_val, false_val))
         return conditional
     handlers = handlers_for(node)
+    joins_lists = len(handlers) > 1 and len(operands) == 2 and any(
+        o in LIST_CONCATENATIONS for o in node.overload_ids)
     scalar = returns_scalar(node)
     sized = any(handler is not None for handler in handlers)
     if handlers == (None,) * len(handlers) and scalar:  # cel-go's default: 1 per call
@@ -217,8 +219,20 @@ def _plan_call(node: Call) -> Plan:
                     one_result = default_result(node, vals)
             call_cost = max(call_cost, one_cost)
             result = union(result, one_result)
+        if joins_lists and result is not None:
+            result = _as_list_at_most(result, vals[0].count + vals[1].count)
         return cost + call_cost, ctx.known(result)
     return run
+
+
+def _as_list_at_most(value: AbstractValue, count: int) -> AbstractValue:
+    """``value`` (a dyn ``_+_``: joined strings or joined lists) iterated as the lists it joins:
+    a comprehension can only range over the list reading, so its length bounds the iterations."""
+    if value.is_bounded or count >= value.count:
+        return value
+    narrowed = AbstractValue(value.cands, value.bound, value.floor, value.elem, value.key)
+    narrowed.limit = count
+    return narrowed
 
 
 _SET_MEMBER_KINDS = frozenset({"bool", "bytes", "double", "int", "string", "uint"})

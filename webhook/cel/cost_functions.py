@@ -265,6 +265,8 @@ _SORTS_OF_SCALARS = tuple(f"list_{name}_sort" for name in (
 _SORT_OVERLOADS = (*_SORTS_OF_SCALARS, "list_string_sort", "list_bytes_sort")
 
 
+LIST_CONCATENATIONS = frozenset({"add_list"})
+
 # cel-go checker/cost.go + interpreter/runtimecost.go, by overload id
 _BY_OVERLOAD: dict[str, Handler] = {
     **dict.fromkeys(("starts_with_string", "ends_with_string", "string_to_bytes", "bytes_to_string"), _linear()),
