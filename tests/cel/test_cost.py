@@ -247,3 +247,18 @@ def test_joined_dyn_lists_are_iterated_as_long_as_both(env, expression, small_cl
     _, actual = runtime_cost.evaluate(compiled.ast, env.calls(), {"object": data}, 10**9)
     assert compiled.uniform_cost(*largest_sizes(data)) == small_class_bound >= actual
     assert compiled.estimate_cost({"object": data}) >= actual
+
+
+# substring(start, end) is charged as a pass over its receiver and is end - start long.
+@pytest.mark.parametrize(("expression", "estimate_cost"), [
+    ("object.s.substring(0, 100) + object.s.substring(0, 100)", 624),
+    ("(object.s + object.s).substring(10, 2000) + 'a'", 1404),
+    ("object.s.substring(object.n, 3000) + 'a'", 604),
+    ("object.s.substring(5) + 'a'", 603),
+])
+def test_a_substring_is_bounded_by_its_end(env, expression, estimate_cost) -> None:
+    compiled = env.compile(expression)
+    data = {"s": "x" * 3000, "n": 3}
+    _, actual = runtime_cost.evaluate(compiled.ast, env.calls(), {"object": data}, 10**9)
+    assert compiled.estimate_cost({"object": data}) == estimate_cost >= actual
+    assert compiled.uniform_cost(*largest_sizes(data)) >= actual

@@ -117,6 +117,15 @@ def _join(vals, node, ctx):
     return _scaled(size, 2 * STRING_TRAVERSAL_COST_FACTOR), summary(size)
 
 
+def _substring(vals, node, ctx):  # charged as a pass over the receiver; at most end - start long
+    size = vals[0].size
+    if len(node.args) == 2:
+        starts, ends = _known_ints(vals, node, 0), _known_ints(vals, node, 1)
+        if ends is not None:
+            size = min(size, max(0, max(ends) - max(0, min(starts or (0,)))))
+    return _scaled(vals[0].size), summary(size)
+
+
 def _find(vals, node, ctx):
     size = vals[0].size
     result = summary(size + 1, summary(size)) if node.function == "findAll" else summary(size)
@@ -291,7 +300,8 @@ _BY_OVERLOAD: dict[str, Handler] = {
 _BY_FUNCTION: dict[str, Handler] = {
     "check": _fixed(AUTHZ_CHECK_COST),
     **dict.fromkeys(("isSorted", "sum", "max", "min", "indexOf", "lastIndexOf"), _traverse),
-    **dict.fromkeys(("lowerAscii", "upperAscii", "substring", "trim", "charAt"), _linear(same_size=True)),
+    **dict.fromkeys(("lowerAscii", "upperAscii", "trim", "charAt"), _linear(same_size=True)),
+    "substring": _substring,
     **dict.fromkeys(("url", "cidr", "isIP", "isCIDR", "quantity", "isQuantity", "semver", "isSemver",
                      "jsonpatch.escapeKey"), _linear()),
     "ip.isCanonical": _linear(2 * STRING_TRAVERSAL_COST_FACTOR),
