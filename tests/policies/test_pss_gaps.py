@@ -176,6 +176,25 @@ def test_multiple_values_are_reported_sorted_and_once_as_psa_sets_do(pss_policie
     ]
 
 
+
+def test_values_beyond_the_first_32_follow_them_as_they_come(pss_policies):
+    # sort() and distinct() cost the square of their list's length: they sort the first 32 values
+    pod = manifest("baseline-pod.yaml")
+    pod["spec"]["containers"] = [
+        {"name": f"c{i}", "image": "registry.k8s.io/pause",
+         "securityContext": {"capabilities": {"add": [f"CAP_{39 - i:02d}"]}}}
+        for i in range(40)
+    ]
+
+    decision = admit(pss_policies, pod, ENFORCE_BASELINE)
+
+    names = ", ".join(f'"c{i}"' for i in range(40))
+    values = [f'"CAP_{n:02d}"' for n in range(8, 40)] + [f'"CAP_{n:02d}"' for n in range(7, -1, -1)]
+    assert violations(decision) == [
+        f"non-default capabilities (containers {names} must not include {', '.join(values)} "
+        "in securityContext.capabilities.add)"
+    ]
+
 # --- appArmorProfile fields (the fixtures only use the annotations) -------------------------
 
 

@@ -51,7 +51,7 @@ from webhook.cel.ast import (
     Call, CheckedAst, Comprehension, Const, CreateList, CreateMap, CreateStruct, Expr, Ident, Select,
 )
 from webhook.cel.cost_functions import (
-    COST_CAP, LIST_CREATE_BASE_COST, MAP_CREATE_BASE_COST, SELECT_AND_IDENT_COST, STRUCT_CREATE_BASE_COST,
+    COST_CAP, LIST_CONCATENATIONS, LIST_CREATE_BASE_COST, MAP_CREATE_BASE_COST, SELECT_AND_IDENT_COST, STRUCT_CREATE_BASE_COST,
     apply, default_result, handlers_for, returns_scalar,
 )
 from webhook.cel.cost_values import (  # largest_size: re-exported for callers' size hints
@@ -175,6 +175,9 @@ def _plan_call(node: Call) -> Plan:
     if function in ("_&&_", "_||_") and len(operands) == 2:  # no cost of their own in cel-go
         left, right = operands
         return lambda ctx: (left(ctx)[0] + right(ctx)[0], SCALAR)
+    if _is_set_membership(node):  # OptOptimize turns the list into a set: no cost of its own
+        element = operands[0]
+        return lambda ctx: (element(ctx)[0], SCALAR)
     if function == "_?_:_" and len(operands) == 3:
         condition, if_true, if_false = operands
 
@@ -183,6 +186,8 @@ def _plan_call(node: Call) -> Plan:
             return condition(ctx)[0] + max(true_cost, false_cost), ctx.known(union(true_val, false_val))
         return conditional
     handlers = handlers_for(node)
+    joins_lists = len(handlers) > 1 and len(operands) == 2 and any(
+        o in LIST_CONCATENATIONS for o in node.overload_ids)
     scalar = returns_scalar(node)
     sized = any(handler is not None for handler in handlers)
     if handlers == (None,) * len(handlers) and scalar:  # cel-go's default: 1 per call
@@ -214,8 +219,34 @@ def _plan_call(node: Call) -> Plan:
                     one_result = default_result(node, vals)
             call_cost = max(call_cost, one_cost)
             result = union(result, one_result)
+        if joins_lists and result is not None:
+            result = _as_list_at_most(result, vals[0].count + vals[1].count)
         return cost + call_cost, ctx.known(result)
     return run
+
+
+def _as_list_at_most(value: AbstractValue, count: int) -> AbstractValue:
+    """``value`` (a dyn ``_+_``: joined strings or joined lists) iterated as the lists it joins:
+    a comprehension can only range over the list reading, so its length bounds the iterations."""
+    if value.is_bounded or count >= value.count:
+        return value
+    narrowed = AbstractValue(value.cands, value.bound, value.floor, value.elem, value.key)
+    narrowed.limit = count
+    return narrowed
+
+
+_SET_MEMBER_KINDS = frozenset({"bool", "bytes", "double", "int", "string", "uint"})
+
+
+def _is_set_membership(node: Call) -> bool:
+    """``x in [scalar constants]``, which cel-go's interpreter/decorators.go
+    maybeOptimizeSetMembership evaluates as a set lookup charged nothing (kube-apiserver
+    evaluates with OptOptimize)."""
+    if node.function != "@in" or len(node.args) != 2 or not isinstance(node.args[1], CreateList):
+        return False
+    elements = node.args[1]
+    return not elements.optional_indices and all(
+        isinstance(e, Const) and e.kind in _SET_MEMBER_KINDS for e in elements.elements)
 
 
 def _plan_comprehension(node: Comprehension) -> Plan:

@@ -117,6 +117,15 @@ def _join(vals, node, ctx):
     return _scaled(size, 2 * STRING_TRAVERSAL_COST_FACTOR), summary(size)
 
 
+def _substring(vals, node, ctx):  # charged as a pass over the receiver; at most end - start long
+    size = vals[0].size
+    if len(node.args) == 2:
+        starts, ends = _known_ints(vals, node, 0), _known_ints(vals, node, 1)
+        if ends is not None:
+            size = min(size, max(0, max(ends) - max(0, min(starts or (0,)))))
+    return _scaled(vals[0].size), summary(size)
+
+
 def _find(vals, node, ctx):
     size = vals[0].size
     result = summary(size + 1, summary(size)) if node.function == "findAll" else summary(size)
@@ -223,10 +232,23 @@ def _lists_range(vals, node, ctx):
 def _list_flatten(vals, node, ctx):  # trackListFlatten: depth times the receiver's size
     depth = _int_argument(vals, node, ctx, 0) if node.args else 1
     receiver = vals[0]
+    cost = _allocating_list(receiver.size, depth)
     if receiver.bound is None and all(isinstance(c, (list, tuple)) for c in receiver.cands):
         size = max((_flattened_size(c, depth) for c in receiver.cands), default=0)
-        return _allocating_list(receiver.size, depth), summary(size, ctx.top, None, 0)
-    return _allocating_list(receiver.size, depth), ctx.top
+        return cost, summary(size, ctx.top, None, 0)
+    if depth > _FLATTEN_LEVELS:
+        return cost, summary(MAX_LIST_SIZE, ctx.top, None, 0)
+    # Each level multiplies the length by its longest list, and its items (lists or not) may
+    # all end up in the result.
+    count, level, elements = receiver.count, receiver, BOTTOM
+    for _ in range(depth):
+        level = ctx.elements(level)
+        elements = union(elements, level)
+        count = min(count * max(1, level.count), MAX_LIST_SIZE)
+    return cost, summary(count, ctx.known(union(elements, ctx.elements(level))), None, 0)
+
+
+_FLATTEN_LEVELS = 8  # deeper than any JSON a request holds within the bound's size classes
 
 
 def _flattened_size(items, depth: int) -> int:
@@ -252,6 +274,8 @@ _SORTS_OF_SCALARS = tuple(f"list_{name}_sort" for name in (
 _SORT_OVERLOADS = (*_SORTS_OF_SCALARS, "list_string_sort", "list_bytes_sort")
 
 
+LIST_CONCATENATIONS = frozenset({"add_list"})
+
 # cel-go checker/cost.go + interpreter/runtimecost.go, by overload id
 _BY_OVERLOAD: dict[str, Handler] = {
     **dict.fromkeys(("starts_with_string", "ends_with_string", "string_to_bytes", "bytes_to_string"), _linear()),
@@ -276,7 +300,8 @@ _BY_OVERLOAD: dict[str, Handler] = {
 _BY_FUNCTION: dict[str, Handler] = {
     "check": _fixed(AUTHZ_CHECK_COST),
     **dict.fromkeys(("isSorted", "sum", "max", "min", "indexOf", "lastIndexOf"), _traverse),
-    **dict.fromkeys(("lowerAscii", "upperAscii", "substring", "trim", "charAt"), _linear(same_size=True)),
+    **dict.fromkeys(("lowerAscii", "upperAscii", "trim", "charAt"), _linear(same_size=True)),
+    "substring": _substring,
     **dict.fromkeys(("url", "cidr", "isIP", "isCIDR", "quantity", "isQuantity", "semver", "isSemver",
                      "jsonpatch.escapeKey"), _linear()),
     "ip.isCanonical": _linear(2 * STRING_TRAVERSAL_COST_FACTOR),
