@@ -83,19 +83,22 @@ def test_a_privileged_pod_that_predates_the_label_is_a_violation_found_page_by_p
     assert scan.objects_by_resource == {"pods": 3}
     assert sum("continue" in r and "'continue': '2'" in r for r in api.requests) == 1  # the second page was asked for
     found = violations(scan)
-    assert found[("pss-baseline-privileged", "team-a", "deny")] == 1
+    assert found[("pss-enforce", "team-a", "deny")] == 1
+    assert found[("pss-warn", "team-a", "warn")] == 2  # warn is restricted: the plain Pod fails it too
     assert not any(ns == "team-b" for _, ns, _ in found)  # no Pod Security label: no binding selects it
     (team_a,) = [r for r in scan_reports(scan) if r["metadata"]["namespace"] == "team-a"]
-    failing = [r for r in team_a["results"] if r["result"] == "fail"]
-    assert {r["resources"][0]["name"] for r in failing} == {"old-privileged"}
-    assert failing[0]["resources"][0]["uid"] == "uid-old-privileged"
+    (failing,) = [r for r in team_a["results"] if r["result"] == "fail"]
+    assert (failing["policy"], failing["rule"], failing["properties"]["enforcementAction"]) == ("pss-enforce", "pss-enforce", "deny")
+    assert failing["resources"][0]["name"] == "old-privileged" and failing["resources"][0]["uid"] == "uid-old-privileged"
+    assert failing["message"] == ('violates PodSecurity "baseline:latest": '
+                                  'privileged (container "app" must not set securityContext.privileged=true)')
     assert team_a["summary"]["pass"] > 0
 
 
 def test_files_are_scanned_like_celgate_test_with_create_semantics():
     documents = read_documents(REPO / "examples" / "manifests" / "privileged-pod.yaml")
     scan = scan_documents(POLICIES, documents, namespace_labels={"default": BASELINE})
-    assert ("pss-baseline-privileged", "default", "deny") in violations(scan)
+    assert ("pss-enforce", "default", "deny") in violations(scan)
     assert all(r.attributes.operation == "CREATE" for r in scan.results)
 
 
