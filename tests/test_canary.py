@@ -10,11 +10,27 @@ from typing import Any
 
 import pytest
 
-from webhook.canary import run_canary
+from webhook.canary import DEFAULT_EXPECTED, DEFAULT_NAMESPACE, NAMESPACE_LABELS, bad_pod, good_pod, run_canary
 from webhook.commands.canary import _export
 from webhook.kube_rest import Reply
 
 CELGATE = 'admission webhook "validate.celgate.io" denied the request: '
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_shipped_policies_deny_the_bad_pod_with_the_expected_message_and_admit_the_good_one():
+    from webhook.documents import Document
+    from webhook.policy.loader import load_policy_set
+    from webhook.scan import scan_documents
+
+    pods = [{**pod, "metadata": {**pod["metadata"], "namespace": DEFAULT_NAMESPACE}} for pod in (bad_pod(), good_pod())]
+    documents = [Document(source="canary", index=index, line=0, obj=pod) for index, pod in enumerate(pods)]
+    scan = scan_documents(load_policy_set([REPO / "policies"]), documents,
+                          namespace_labels={DEFAULT_NAMESPACE: NAMESPACE_LABELS})
+    bad, good = (result.decision for result in scan.results)
+    assert not bad.allowed and bad.status is not None and bad.status.message.startswith(
+        "ValidatingAdmissionPolicy 'pss-enforce' with binding 'pss-enforce' denied request: " + DEFAULT_EXPECTED)
+    assert good.allowed
 
 
 class FakeAPI:
@@ -40,7 +56,8 @@ def _denied(message: str) -> Reply:
 
 
 def test_denied_by_celgate_and_admitted_passes_with_dry_runs_in_a_labelled_namespace():
-    api = FakeAPI(_denied(CELGATE + "ValidatingAdmissionPolicy 'pss-baseline-privileged' ... privileged (container ...)"))
+    api = FakeAPI(_denied(CELGATE + "ValidatingAdmissionPolicy 'pss-enforce' with binding 'pss-enforce' denied request: "
+                          + DEFAULT_EXPECTED + ", allowPrivilegeEscalation != false (...)"))
     result = run_canary(api, labels={"team": "sre"})  # type: ignore[arg-type]
     assert result.ok, result.lines
     assert api.queries == [{"dryRun": "All"}, {"dryRun": "All"}]
@@ -52,7 +69,9 @@ def test_denied_by_celgate_and_admitted_passes_with_dry_runs_in_a_labelled_names
     (Reply(201, {}), Reply(201, {}), "ADMITTED"),
     (_denied('admission webhook "other.example.com" denied the request: no'), Reply(201, {}), "not by celgate"),
     (_denied(CELGATE + "something else"), Reply(201, {}), "without the expected text"),
-    (_denied(CELGATE + "privileged"), _denied(CELGATE + "runAsNonRoot"), "restricted Pod was DENIED"),
+    (_denied(CELGATE + 'violates PodSecurity "baseline:latest": privileged (container "app" ...)'), Reply(201, {}),
+     "without the expected text"),  # the namespace is not at the level the canary expects
+    (_denied(CELGATE + DEFAULT_EXPECTED), _denied(CELGATE + "runAsNonRoot"), "restricted Pod was DENIED"),
 ])
 def test_anything_else_fails(bad, good, reason):
     result = run_canary(FakeAPI(bad, good))  # type: ignore[arg-type]
@@ -62,7 +81,7 @@ def test_anything_else_fails(bad, good, reason):
 
 def test_the_textfile_carries_success_and_the_last_success_only_when_it_passed(tmp_path: Path):
     args = argparse.Namespace(pushgateway=None, textfile=tmp_path / "canary.prom")
-    _export(run_canary(FakeAPI(_denied(CELGATE + "privileged"))), args)  # type: ignore[arg-type]
+    _export(run_canary(FakeAPI(_denied(CELGATE + DEFAULT_EXPECTED))), args)  # type: ignore[arg-type]
     text = args.textfile.read_text()
     assert "celgate_canary_success 1.0" in text and "celgate_canary_last_success_timestamp_seconds" in text
     _export(run_canary(FakeAPI(Reply(201, {}))), args)  # type: ignore[arg-type]

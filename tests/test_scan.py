@@ -40,9 +40,11 @@ def test_the_shipped_policies_select_pods_and_workloads_only():
 class FakeAPI:
     """Discovery, namespaces and pods, with pods served two per page."""
 
-    def __init__(self, pods: list[dict[str, Any]], namespaces: dict[str, dict[str, str]]) -> None:
+    def __init__(self, pods: list[dict[str, Any]], namespaces: dict[str, dict[str, str]],
+                 exemptions: dict[str, str] | None = None) -> None:
         self.pods = pods
         self.namespaces = namespaces
+        self.exemptions = exemptions  # the cluster's pod-security-exemptions ConfigMap, if any
         self.requests: list[str] = []
 
     def must(self, method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
@@ -59,13 +61,18 @@ class FakeAPI:
             return {"items": [dict(p) for p in page], "metadata": {"continue": token}}
         if path == "/apis/apps/v1/deployments":
             return {"items": [], "metadata": {}}
+        if path == "/api/v1/namespaces/celgate-system/configmaps":
+            items = [] if self.exemptions is None else [{"metadata": {"name": "pod-security-exemptions", "namespace": "celgate-system"},
+                                                         "data": self.exemptions}]
+            return {"items": items, "metadata": {}}
         raise AssertionError(path)
 
     def get(self, path: str) -> dict[str, Any] | None:
         if path == "/api/v1":
             return {"resources": [{"name": "pods", "kind": "Pod", "namespaced": True, "verbs": ["list"]},
                                   {"name": "pods/status", "kind": "Pod", "namespaced": True, "verbs": ["get"]},
-                                  {"name": "namespaces", "kind": "Namespace", "namespaced": False, "verbs": ["list"]}]}
+                                  {"name": "namespaces", "kind": "Namespace", "namespaced": False, "verbs": ["list"]},
+                                  {"name": "configmaps", "kind": "ConfigMap", "namespaced": True, "verbs": ["list"]}]}
         if path == "/apis/apps/v1":
             return {"resources": [{"name": "deployments", "kind": "Deployment", "namespaced": True, "verbs": ["list"]}]}
         return None
@@ -83,19 +90,31 @@ def test_a_privileged_pod_that_predates_the_label_is_a_violation_found_page_by_p
     assert scan.objects_by_resource == {"pods": 3}
     assert sum("continue" in r and "'continue': '2'" in r for r in api.requests) == 1  # the second page was asked for
     found = violations(scan)
-    assert found[("pss-baseline-privileged", "team-a", "deny")] == 1
+    assert found[("pss-enforce", "team-a", "deny")] == 1
+    assert found[("pss-warn", "team-a", "warn")] == 2  # warn is restricted: the plain Pod fails it too
     assert not any(ns == "team-b" for _, ns, _ in found)  # no Pod Security label: no binding selects it
     (team_a,) = [r for r in scan_reports(scan) if r["metadata"]["namespace"] == "team-a"]
-    failing = [r for r in team_a["results"] if r["result"] == "fail"]
-    assert {r["resources"][0]["name"] for r in failing} == {"old-privileged"}
-    assert failing[0]["resources"][0]["uid"] == "uid-old-privileged"
+    (failing,) = [r for r in team_a["results"] if r["result"] == "fail"]
+    assert (failing["policy"], failing["rule"], failing["properties"]["enforcementAction"]) == ("pss-enforce", "pss-enforce", "deny")
+    assert failing["resources"][0]["name"] == "old-privileged" and failing["resources"][0]["uid"] == "uid-old-privileged"
+    assert failing["message"] == ('violates PodSecurity "baseline:latest": '
+                                  'privileged (container "app" must not set securityContext.privileged=true)')
     assert team_a["summary"]["pass"] > 0
+
+
+def test_the_clusters_exemptions_replace_the_shipped_ones_and_only_their_namespace_is_listed():
+    pods = [_pod("old-privileged", "team-a", privileged=True)]
+    api = FakeAPI(pods, {"team-a": BASELINE}, exemptions={"namespaces": "sandbox\nteam-a"})
+    scan = scan_cluster(api, POLICIES)  # type: ignore[arg-type]
+    assert violations(scan) == {}  # an exempt namespace is admitted without evaluation, in every mode
+    assert "/api/v1/namespaces/celgate-system/configmaps?{'limit': 500}" in api.requests
+    assert not any(r.startswith("/api/v1/configmaps") for r in api.requests)  # not every ConfigMap in the cluster
 
 
 def test_files_are_scanned_like_celgate_test_with_create_semantics():
     documents = read_documents(REPO / "examples" / "manifests" / "privileged-pod.yaml")
     scan = scan_documents(POLICIES, documents, namespace_labels={"default": BASELINE})
-    assert ("pss-baseline-privileged", "default", "deny") in violations(scan)
+    assert ("pss-enforce", "default", "deny") in violations(scan)
     assert all(r.attributes.operation == "CREATE" for r in scan.results)
 
 

@@ -199,6 +199,8 @@ def test_health_readiness_policies_and_metrics(server: ServerProcess) -> None:
         policies = client.get("/policies").json()
         metrics = client.get("/metrics").text
     assert {"no-privileged", "team-label"} <= set(policies["policies"])
+    assert {"policy": "no-privileged", "binding": "no-privileged-enforce", "validationActions": ["Deny"],
+            "paramRef": None} in policies["enforcement"]
     assert 'celgate_admission_requests_total{allowed="false",operation="CREATE",resource="pods"}' in metrics
     # kube-apiserver's labels and values: a failed validation is error_type="invalid_error"
     assert ('celgate_validating_admission_policy_check_total{enforcement_action="deny",error_type="invalid_error",'

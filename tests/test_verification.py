@@ -19,8 +19,11 @@ from webhook.verification import VerifyOptions, verify
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = yaml.safe_load((REPO / "manifests" / "validating-webhook.yaml").read_text())
 BUNDLE = generate_bundle(days=90)
-POLICIES = {"generation": 3, "policies": ["p"], "lastReloadError": None,
-            "enforcement": [{"policy": "p", "binding": "p-enforce", "validationActions": ["Deny"]}]}
+PARAMS = {"namespace": "celgate-system", "name": "pod-security-exemptions", "selector": False, "parameterNotFoundAction": "Deny"}
+POLICIES = {"generation": 3, "policies": ["pss-enforce", "pss-warn"], "lastReloadError": None,
+            "enforcement": [{"policy": "pss-enforce", "binding": "pss-enforce", "validationActions": ["Deny"], "paramRef": PARAMS},
+                            {"policy": "pss-warn", "binding": "pss-warn", "validationActions": ["Warn"],
+                             "paramRef": {**PARAMS, "parameterNotFoundAction": "Allow"}}]}
 
 
 class FakeCluster:
@@ -72,7 +75,12 @@ def test_the_shipped_configuration_passes_every_check():
     (namespaces,) = [c for c in checks if "Pod Security label" in c.line]
     assert namespaces.details == ["default"]
     (listing,) = [c for c in checks if "enforces" in c.line]
-    assert any("p-enforce" in row for row in listing.details)
+    assert listing.line == "celgate enforces 2 policy bindings"
+    assert [row.split() for row in listing.details] == [
+        ["POLICY", "BINDING", "ACTIONS", "PARAMS"],
+        ["pss-enforce", "pss-enforce", "Deny", "celgate-system/pod-security-exemptions", "(if", "missing:", "Deny)"],
+        ["pss-warn", "pss-warn", "Warn", "celgate-system/pod-security-exemptions", "(if", "missing:", "Allow)"],
+    ]
 
 
 @pytest.mark.parametrize(("cluster", "expected"), [

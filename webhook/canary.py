@@ -16,7 +16,10 @@ from webhook.kube_rest import KubeREST
 
 DEFAULT_NAMESPACE = "celgate-canary"
 DEFAULT_WEBHOOK = "validate.celgate.io"
-DEFAULT_EXPECTED = "privileged"
+# PSA's aggregated message for the bad Pod at the canary namespace's level (restricted, no version
+# label: latest); policies/pod-security words it exactly so (policy.AggregateCheckResults upstream).
+DEFAULT_EXPECTED = ('violates PodSecurity "restricted:latest": '
+                    'privileged (container "app" must not set securityContext.privileged=true)')
 CANARY_LABEL = "celgate.io/canary"
 NAMESPACE_LABELS = {CANARY_LABEL: "true", "pod-security.kubernetes.io/enforce": "restricted"}
 

@@ -117,12 +117,30 @@ def _list(rest: KubeREST, target: ScanTarget, namespaces: Sequence[str] | None) 
             yield page
 
 
+def _param_namespaces(policy_set: PolicySet, api_version: str, kind: str) -> list[str] | None:
+    """The namespaces the bindings' paramRefs name for a param kind, so a ConfigMap param is not
+    a list of every ConfigMap in the cluster; None when a paramRef has no namespace (for a
+    namespaced kind that is the request's namespace: any of them)."""
+    namespaces: set[str] = set()
+    for name in policy_set.names():
+        param_kind = policy_set.policies[name].policy.param_kind
+        if param_kind is None or (param_kind.api_version, param_kind.kind) != (api_version, kind):
+            continue
+        for binding in policy_set.bindings_for(name):
+            if binding.param_ref is None:
+                continue
+            if not binding.param_ref.namespace:
+                return None
+            namespaces.add(binding.param_ref.namespace)
+    return sorted(namespaces)
+
+
 def _cluster_data(rest: KubeREST, policy_set: PolicySet) -> StaticClusterData:
     namespaces = [ns for page in rest.list_pages("/api/v1/namespaces") for ns in page]
     params = []
     for api_version, kind in sorted(policy_set.param_kinds()):
         for target in discover_kind(rest, api_version, kind):
-            for page in _list(rest, target, None):
+            for page in _list(rest, target, _param_namespaces(policy_set, api_version, kind)):
                 params.extend(page)
     return StaticClusterData(namespaces=namespaces, params=params)
 

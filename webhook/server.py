@@ -27,6 +27,7 @@ from webhook.decision_log import log_decision
 from webhook.policy.cluster_data import ClusterData
 from webhook.policy.decision import AdmissionDecision, AdmissionStatus
 from webhook.policy.dispatcher import decide
+from webhook.policy.model import ParamRef
 from webhook.policy_store import PolicyStore
 
 log = logging.getLogger("celgate.server")
@@ -111,6 +112,13 @@ def _failed_closed(message: str) -> AdmissionDecision:
     )
 
 
+def _param_ref_json(ref: ParamRef | None) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    return {"namespace": ref.namespace, "name": ref.name, "selector": ref.selector is not None,
+            "parameterNotFoundAction": ref.parameter_not_found_action}
+
+
 def create_app(state: ServerState) -> Starlette:
     async def validate(request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
@@ -182,9 +190,10 @@ def create_app(state: ServerState) -> Starlette:
             "lastReloadError": status.last_error,
             "policies": policy_set.names(),
             "bindings": sorted(policy_set.bindings),
-            # what `celgate verify` lists: each binding in force with its actions
+            # what `celgate verify` lists: each binding in force with its actions and params
             "enforcement": [
-                {"policy": name, "binding": binding.name, "validationActions": list(binding.validation_actions)}
+                {"policy": name, "binding": binding.name, "validationActions": list(binding.validation_actions),
+                 "paramRef": _param_ref_json(binding.param_ref)}
                 for name in policy_set.names() for binding in policy_set.bindings_for(name)
             ],
         })

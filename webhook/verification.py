@@ -249,13 +249,23 @@ def check_canary(ctx: Context) -> list[Check]:
     return [Check(ok, f"canary: {line}") for ok, line in result.lines]
 
 
+def _params(entry: dict[str, Any]) -> str:
+    ref = entry.get("paramRef")
+    if not ref:
+        return "-"
+    where = "selector" if ref.get("selector") else "/".join(filter(None, (ref.get("namespace"), ref.get("name"))))
+    return f"{where} (if missing: {ref.get('parameterNotFoundAction') or 'Deny'})"
+
+
 def check_listing(ctx: Context) -> list[Check]:
     if not ctx.policies:
         return []
     enforcement = ctx.policies[0].get("enforcement") or []
-    rows = [f"{e['policy']:<48} {e['binding']:<56} {','.join(e['validationActions'])}" for e in enforcement]
-    header = f"{'POLICY':<48} {'BINDING':<56} ACTIONS"
-    return [Check(bool(enforcement), f"celgate enforces {len(enforcement)} policy bindings", [header, *rows])]
+    table = [("POLICY", "BINDING", "ACTIONS", "PARAMS")] + [
+        (e["policy"], e["binding"], ",".join(e["validationActions"]), _params(e)) for e in enforcement]
+    widths = [max(len(row[column]) for row in table) for column in range(3)]
+    rows = [" ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " " + row[3] for row in table]
+    return [Check(bool(enforcement), f"celgate enforces {len(enforcement)} policy bindings", rows)]
 
 
 CHECKS: tuple[Callable[[Context], list[Check]], ...] = (

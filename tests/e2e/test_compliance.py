@@ -34,6 +34,8 @@ pytestmark = pytest.mark.e2e
 CRDS = REPO / "manifests" / "policy-reports"
 REPORTS = "/apis/wgpolicyk8s.io/v1alpha2"
 CHECK = "celgate_validating_admission_policy_check_total"
+MODES = {"deny": "enforce", "warn": "warn", "audit": "audit"}  # enforcement action -> its policy, pss-<mode>
+PRIVILEGED = 'privileged (container "main" must not set securityContext.privileged=true)'
 
 
 def celgate(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -58,14 +60,25 @@ def _metrics(url: str) -> str:
         return response.read().decode()
 
 
-def _sample(text: str, name: str, labels: dict[str, str]) -> float:
+def _series(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    found = {}
     for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', line[len(name):line.rindex("}")]))
-        if all(found.get(k) == v for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
+        if line.startswith(name + "{"):
+            labels = re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', line[len(name):line.rindex("}")])
+            found[tuple(sorted(labels))] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def _sample(text: str, name: str, labels: dict[str, str]) -> float:
+    for found, value in _series(text, name).items():
+        if all(dict(found).get(k) == v for k, v in labels.items()):
+            return value
     return 0.0
+
+
+def _delta(before: str, after: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    old = _series(before, name)
+    return {k: v - old.get(k, 0) for k, v in _series(after, name).items() if v - old.get(k, 0)}
 
 
 @pytest.fixture(scope="module")
@@ -82,22 +95,21 @@ def test_metrics_count_checks_per_policy_binding_and_enforcement_action(cluster,
         pytest.skip("celgate runs in the cluster: its /metrics is not reachable from here")
     url = f"http://127.0.0.1:{webhook.process.metrics_port}/metrics"
     ns = namespace(labels=psa_labels("baseline", "enforce", "warn", "audit"))
-    labels = {action: {"policy": "pss-baseline-privileged", "policy_binding": f"pss-baseline-privileged-{mode}",
-                       "error_type": "invalid_error", "enforcement_action": action}
-              for action, mode in (("deny", "enforce"), ("warn", "warn"), ("audit", "audit"))}
     before_text = _metrics(url)
-    before = {action: _sample(before_text, CHECK, label) for action, label in labels.items()}
     for index in range(3):
         outcome = cluster.kube.create(pod(f"privileged-{index}", privileged=True), ns)
         assert not outcome.allowed and outcome.message.startswith(WEBHOOK_PREFIX)
+        assert outcome.message.endswith(f'violates PodSecurity "baseline:latest": {PRIVILEGED}')
+    denied_text = _metrics(url)
     for index in range(2):
         assert cluster.kube.create(pod(f"fine-{index}"), ns).allowed
     after_text = _metrics(url)
-    after = {action: _sample(after_text, CHECK, label) for action, label in labels.items()}
-    assert {action: after[action] - before[action] for action in labels} == {"deny": 3, "warn": 3, "audit": 3}
-    # passing validations are not counted (as kube-apiserver); the other policies saw nothing to fail
-    assert _sample(after_text, CHECK, {"policy": "pss-baseline-host-namespaces"}) == _sample(
-        before_text, CHECK, {"policy": "pss-baseline-host-namespaces"})
+    # One series per mode's policy and binding, whatever check failed: the check is in the message.
+    expected = {tuple(sorted({"policy": f"pss-{mode}", "policy_binding": f"pss-{mode}", "error_type": "invalid_error",
+                              "enforcement_action": action}.items())): 3.0 for action, mode in MODES.items()}
+    assert _delta(before_text, denied_text, CHECK) == expected
+    # passing validations are not counted (as kube-apiserver): the compliant Pods moved no series
+    assert _delta(denied_text, after_text, CHECK) == {}
     assert "celgate_admission_requests_in_flight" in after_text
 
 
@@ -105,9 +117,11 @@ def test_the_check_series_have_the_apiservers_labels_and_values(cluster, webhook
     """The same Pods through the built-in plugin and through celgate move the same series."""
     if webhook.process is None:
         pytest.skip("celgate runs in the cluster: its /metrics is not reachable from here")
-    policy = "pss-baseline-privileged"
-    documents = [d for d in read_policy_documents([SHIPPED_POLICIES])
-                 if d["metadata"]["name"] == policy or d.get("spec", {}).get("policyName") == policy]
+    policies = {f"pss-{mode}" for mode in MODES.values()}
+    # the three Pod Security policies, their bindings and the exemptions ConfigMap they all read
+    documents = read_policy_documents([SHIPPED_POLICIES])
+    assert {d["metadata"]["name"] for d in documents if d["kind"] == "ValidatingAdmissionPolicy"} == policies
+    assert any(d["kind"] == "ConfigMap" and d["metadata"]["name"] == "pod-security-exemptions" for d in documents)
     probe_ns = cluster.create_namespace("native", prefix="metrics-probe")
     installed = install_native(cluster.kube, nativize(documents), probe_ns)
     labels = psa_labels("baseline", "enforce", "warn", "audit")
@@ -118,7 +132,7 @@ def test_the_check_series_have_the_apiservers_labels_and_values(cluster, webhook
         for line in text.splitlines():
             if line.startswith(f"{prefix}_validating_admission_policy_check_total{{"):
                 pairs = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', line[:line.rindex("}")]))
-                if pairs.get("policy") == policy:
+                if pairs.get("policy") in policies:
                     found[tuple(sorted(pairs.items()))] = float(line.rsplit(" ", 1)[1])
         return found
 
@@ -139,6 +153,8 @@ def test_the_check_series_have_the_apiservers_labels_and_values(cluster, webhook
     celgate_delta = {k: v - celgate_before.get(k, 0) for k, v in celgate_after.items() if v - celgate_before.get(k, 0)}
     assert native_delta, "the API server recorded no check for the native Pods"
     assert celgate_delta == native_delta
+    assert sorted((dict(k)["policy"], dict(k)["enforcement_action"], v) for k, v in celgate_delta.items()) == [
+        ("pss-audit", "audit", 2.0), ("pss-enforce", "deny", 2.0), ("pss-warn", "warn", 2.0)]
 
 
 def test_a_warn_binding_produces_a_policy_report_the_installed_crd_accepts(cluster, webhook, namespace, policy_report_crds):
@@ -153,9 +169,11 @@ def test_a_warn_binding_produces_a_policy_report_the_installed_crd_accepts(clust
         return got.body if got.allowed else None
 
     stored = _eventually(report, "PolicyReport celgate-admission", timeout=30)
-    (result,) = [r for r in stored["results"] if r["policy"] == "pss-baseline-host-namespaces"]
-    assert result["result"] == "warn" and result["rule"] == "pss-baseline-host-namespaces-warn"
-    assert result["resources"][0]["name"] == "host-network" and "hostNetwork=true" in result["message"]
+    (result,) = [r for r in stored["results"] if r["policy"] == "pss-warn"]
+    assert result["result"] == "warn" and result["rule"] == "pss-warn"
+    assert result["properties"]["enforcementAction"] == "warn"
+    assert result["resources"][0]["name"] == "host-network"
+    assert result["message"] == 'would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)'
     assert stored["summary"]["warn"] >= 1
     # Strict field validation: the apiserver rejects any field its v1alpha2 schema does not know.
     copy = {k: stored[k] for k in ("apiVersion", "kind", "results", "summary")}
@@ -166,7 +184,7 @@ def test_a_warn_binding_produces_a_policy_report_the_installed_crd_accepts(clust
     assert cluster.kube.create(pod("host-network-2", hostNetwork=True), ns).allowed
     _eventually(lambda: (r := report()) and any(x["resources"][0]["name"] == "host-network-2" for x in r["results"]),
                 "the second result")
-    names = [r["resources"][0]["name"] for r in report()["results"] if r["policy"] == "pss-baseline-host-namespaces"]
+    names = [r["resources"][0]["name"] for r in report()["results"] if r["policy"] == "pss-warn"]
     assert sorted(names) == ["host-network", "host-network-2"]
 
 
@@ -181,11 +199,12 @@ def test_scan_finds_a_violating_pod_that_predates_its_policy(cluster, webhook, n
     assert scanned.returncode == 1, scanned.stderr
     verdicts = {(r["kind"], r["name"]): r for r in json.loads(scanned.stdout)["results"] if r["namespace"] == ns}
     assert verdicts[("Pod", "old-privileged")]["allowed"] is False
-    assert "privileged" in verdicts[("Pod", "old-privileged")]["status"]["message"]
+    assert verdicts[("Pod", "old-privileged")]["status"]["message"].endswith(f'violates PodSecurity "baseline:latest": {PRIVILEGED}')
     assert verdicts[("Pod", "compliant")]["allowed"] is True
     report = cluster.kube.must("GET", f"{REPORTS}/namespaces/{ns}/policyreports/celgate-scan")
     failing = [r for r in report["results"] if r["result"] == "fail"]
-    assert {(r["policy"], r["resources"][0]["name"]) for r in failing} == {("pss-baseline-privileged", "old-privileged")}
+    assert {(r["policy"], r["rule"], r["resources"][0]["name"]) for r in failing} == {("pss-enforce", "pss-enforce", "old-privileged")}
+    assert failing[0]["message"] == f'violates PodSecurity "baseline:latest": {PRIVILEGED}'
     assert failing[0]["resources"][0]["uid"]  # the stored object, by uid
 
     port = free_port()
@@ -201,7 +220,7 @@ def test_scan_finds_a_violating_pod_that_predates_its_policy(cluster, webhook, n
             except OSError:
                 return 0.0
             return _sample(text, "celgate_scan_violations",
-                           {"policy": "pss-baseline-privileged", "namespace": ns, "enforcement_action": "deny"})
+                           {"policy": "pss-enforce", "namespace": ns, "enforcement_action": "deny"})
         assert _eventually(gauge, "celgate_scan_violations", timeout=60) == 1.0
         text = _metrics(f"http://127.0.0.1:{port}/metrics")
         assert _sample(text, "celgate_scan_objects", {"resource": "pods"}) >= 2
@@ -248,8 +267,10 @@ def test_verify_passes_on_the_install_and_catches_a_wrong_ca_bundle(cluster, web
     assert verified.returncode == 0, verified.stdout + verified.stderr
     for line in ("✓ ValidatingWebhookConfiguration", "✓ caBundle validates the serving certificate",
                  "✓ validate.celgate.io: failurePolicy Fail", "policy generation equal",
-                 "✓ canary: privileged Pod denied", "namespaces carry no Pod Security label", "pss-baseline-privileged-enforce"):
+                 "✓ canary: privileged Pod denied", "namespaces carry no Pod Security label"):
         assert line in verified.stdout, verified.stdout
+    assert re.search(r"^ +pss-enforce +pss-enforce +Deny +celgate-system/pod-security-exemptions \(if missing: Deny\)$",
+                     verified.stdout, re.M), verified.stdout
     assert "✗" not in verified.stdout
 
     wrong = generate_bundle(ip_addresses=["127.0.0.1"], days=2).ca_bundle  # another CA altogether
@@ -288,6 +309,9 @@ def test_the_shipped_audit_policy_records_a_denied_pod_with_celgate_annotations(
     assert denied["requestObject"]["spec"]["containers"][0]["securityContext"]["privileged"] is True
     celgate_annotations = {k: v for k, v in (denied.get("annotations") or {}).items() if k.startswith("validate.celgate.io/")}
     assert celgate_annotations, sorted(denied.get("annotations") or {})
-    assert any("pss-baseline-privileged-audit" in v for v in celgate_annotations.values())
+    failures = [entry for key, value in celgate_annotations.items() if key.endswith("validation_failure")
+                for entry in json.loads(value)]
+    assert {(f["policy"], f["binding"], f["message"]) for f in failures} == {
+        ("pss-audit", "pss-audit", f'would violate PodSecurity "baseline:latest": {PRIVILEGED}')}
     secret = _eventually(lambda: event("s", "secrets"), "the Secret's audit event", timeout=15)
     assert secret["level"] == "Metadata" and "requestObject" not in secret and "c2VjcmV0" not in json.dumps(secret)
