@@ -127,30 +127,8 @@ def largest_sizes(value: Any) -> tuple[int, int]:
 
 
 def largest_size(value: Any) -> int:
-    """The largest string, list or map anywhere in plain data (keys included); 1 for a scalar.
-
-    Runs once per request on the whole object, so it dispatches on exact types (JSON data)."""
-    largest, stack = 1, [value]
-    pop, push = stack.pop, stack.extend
-    while stack:
-        item = pop()
-        kind = type(item)
-        if kind is dict:
-            push(item.values())
-            push(item.keys())
-        elif kind is list or kind is tuple:
-            push(item)
-        elif kind is not str and kind is not bytes:
-            if not isinstance(item, SIZED):
-                continue
-            if isinstance(item, dict):
-                push(item.values())
-                push(item.keys())
-            elif not isinstance(item, (str, bytes)):
-                push(item)
-        if len(item) > largest:
-            largest = len(item)
-    return largest
+    """The largest string, list or map anywhere in plain data (keys included); 1 for a scalar."""
+    return largest_sizes(value)[0]
 
 
 def deep_max(value: AbstractValue | None) -> int:
