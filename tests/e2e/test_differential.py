@@ -49,6 +49,31 @@ LIMIT_CASES = Path(__file__).resolve().parent / "differential" / "limits"
 COLLECTION_SCENARIO = Scenario("collection", {})
 
 
+def _differ(native_outcome, webhook_outcome, native_ns: str | None = None, webhook_ns: str | None = None) -> bool:
+    """Whether two answers differ, audit annotations aside (those are compared afterwards)."""
+    extra = {} if native_ns is None else {"namespace": native_ns}
+    native = verdict(native_outcome, None, webhook=False, **extra)
+    extra = {} if webhook_ns is None else {"namespace": webhook_ns}
+    hooked = verdict(webhook_outcome, None, webhook=True, **extra)
+    return bool(differences(native, hooked))
+
+
+def _settled(outcomes: list, redo, differ, attempts: int = 3, pause: float = 2.0) -> list:
+    """Informers are eventually consistent (the API server's and celgate's params, namespaces and
+    the discovery of a just-installed CRD): a case whose two answers differ is asked again, both
+    sides, a few seconds apart, before its comparison stands. Each retry is printed."""
+    outcomes = list(outcomes)
+    for attempt in range(1, attempts + 1):
+        pending = [i for i, outcome in enumerate(outcomes) if differ(outcome)]
+        if not pending:
+            break
+        print(f"\ndifferential: {len(pending)} differing case(s) asked again (attempt {attempt}) after {pause:.0f} s")
+        time.sleep(pause)
+        for i in pending:
+            outcomes[i] = redo(outcomes[i])
+    return outcomes
+
+
 def _namespaces(cluster, scenario: Scenario) -> dict[str, str]:
     created = {}
     for mode in ("native", "webhook"):
@@ -59,9 +84,16 @@ def _namespaces(cluster, scenario: Scenario) -> dict[str, str]:
     return created
 
 
-def _audit_by_id(cluster) -> dict[str, dict]:
-    return {event["auditID"]: event for event in cluster.audit_events()
-            if event.get("stage") == "ResponseComplete" and event.get("auditID")}
+def _audit_by_id(cluster, wanted: set[str] | None = None) -> dict[str, dict]:
+    """ResponseComplete events by audit ID; with ``wanted``, waited for (up to 10 s): the API
+    server writes the last requests' events a moment after answering them."""
+    deadline = time.monotonic() + 10
+    while True:
+        events = {event["auditID"]: event for event in cluster.audit_events()
+                  if event.get("stage") == "ResponseComplete" and event.get("auditID")}
+        if not wanted or wanted <= events.keys() or time.monotonic() > deadline:
+            return events
+        time.sleep(0.5)
 
 
 def _audit_index(cluster) -> dict[tuple[str, str], dict]:
@@ -96,6 +128,7 @@ def admission_comparisons(cluster, webhook) -> list[Comparison]:
         # A few requests in flight: the API server and celgate's workers answer concurrently.
         with ThreadPoolExecutor(max_workers=4) as pool:
             outcomes = list(pool.map(both, cases))
+        outcomes = _settled(outcomes, lambda o: both(o[0]), lambda o: _differ(o[2], o[3], o[1]["native"], o[1]["webhook"]))
         elapsed = time.monotonic() - started
     finally:
         uninstall(cluster.kube, installed)
@@ -209,13 +242,15 @@ def collection_comparisons(cluster, webhook, tmp_path_factory) -> list[Compariso
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             outcomes = list(pool.map(both, cases))
+        outcomes = _settled(outcomes, lambda o: both(o[0]), lambda o: _differ(o[1]["native"], o[1]["webhook"]))
         elapsed = time.monotonic() - started
     finally:
         uninstall(kube, installed)
         kube.delete("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", COLLECTIONS_WEBHOOK_CONFIG)
         process.stop()
         remove(kube, created)
-    audit = _audit_by_id(cluster) if cluster.has_audit_log else {}
+    wanted = {side.audit_id for _, sides in outcomes for side in sides.values() if side.audit_id}
+    audit = _audit_by_id(cluster, wanted) if cluster.has_audit_log else {}
     results = []
     for case, sides in outcomes:
         native = verdict(sides["native"], audit.get(sides["native"].audit_id), webhook=False)
