@@ -1,6 +1,7 @@
 """The Kubernetes CEL dialect on cel-cpp. Nothing outside this package imports the engine."""
 
 from webhook.cel.environment import (
+    OUT_OF_BUDGET,
     PER_CALL_LIMIT,
     RUNTIME_CEL_COST_BUDGET,
     RUNTIME_CEL_COST_BUDGET_MATCH_CONDITIONS,
@@ -11,6 +12,7 @@ from webhook.cel.environment import (
 from webhook.cel.errors import CelCompileError, CelCostError, CelError, CelEvaluationError
 
 __all__ = [
+    "OUT_OF_BUDGET",
     "PER_CALL_LIMIT",
     "RUNTIME_CEL_COST_BUDGET",
     "RUNTIME_CEL_COST_BUDGET_MATCH_CONDITIONS",

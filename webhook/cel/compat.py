@@ -191,7 +191,7 @@ def lazily_bound(ast: CheckedAst) -> bool:
     )
 
 # cel-go interpreter/decorators.go decOptimize folds these (overloads.IsTypeConversionFunction).
-_CONVERSIONS = frozenset({"bool", "bytes", "double", "duration", "dyn", "int", "string", "timestamp", "type", "uint"})
+CONVERSIONS = frozenset({"bool", "bytes", "double", "duration", "dyn", "int", "string", "timestamp", "type", "uint"})
 
 
 def difference(code: str) -> str:
@@ -232,7 +232,7 @@ def _constant_conversion(node: Expr) -> str | None:
     """Source of ``node`` if it is a conversion of a constant (possibly nested), else None."""
     if isinstance(node, Const):
         return _literal(node)
-    if isinstance(node, Call) and node.target is None and node.function in _CONVERSIONS and len(node.args) == 1:
+    if isinstance(node, Call) and node.target is None and node.function in CONVERSIONS and len(node.args) == 1:
         inner = _constant_conversion(node.args[0])
         return None if inner is None else f"{node.function}({inner})"
     return None
@@ -246,7 +246,7 @@ def failing_constant_conversion(ast: CheckedAst, evaluate: Callable[[str], str |
     a constant expression and returns its error text (None when it succeeds).
     """
     for node in ast.walk():
-        if isinstance(node, Call) and node.function in _CONVERSIONS:
+        if isinstance(node, Call) and node.function in CONVERSIONS:
             source = _constant_conversion(node)
             if source is not None:
                 error = evaluate(source)

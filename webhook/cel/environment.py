@@ -30,6 +30,8 @@ from webhook.cel.values import from_cel
 PER_CALL_LIMIT = 1_000_000
 RUNTIME_CEL_COST_BUDGET = 10_000_000
 RUNTIME_CEL_COST_BUDGET_MATCH_CONDITIONS = 2_500_000
+# filter.go: the error of a filter whose runtime cost budget ran out
+OUT_OF_BUDGET = "validation failed due to running out of cost budget, no further validation rules will be run"
 
 _CEL_BIND = re.compile(r"\bcel\s*\.\s*bind\s*\(")
 _CROSS_NUMERIC = re.compile(
@@ -92,10 +94,7 @@ class CostBudget:
             self._settle()
         self.remaining -= amount
         if self.remaining < 0:
-            raise CelCostError(
-                "validation failed due to running out of cost budget, no further validation rules will be run",
-                per_call=False,
-            )
+            raise CelCostError(OUT_OF_BUDGET, per_call=False)
 
     def _settle(self) -> None:
         for bound, expression, sizes in self._provisional:

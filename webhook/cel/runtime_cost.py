@@ -43,12 +43,12 @@ from typing import Any, Callable, Mapping
 from cel_expr_python import cel
 
 from webhook.cel import runtime_errors
+from webhook.cel.compat import CONVERSIONS
 from webhook.cel.ast import Call, CheckedAst, Comprehension, Const, CreateList, CreateMap, CreateStruct, Expr, Ident, Select
 from webhook.cel.cost_functions import (
-    LIST_CREATE_BASE_COST, MAP_CREATE_BASE_COST, SELECT_AND_IDENT_COST, STRUCT_CREATE_BASE_COST, apply, handlers_for,
+    LIST_CREATE_BASE_COST, MAP_CREATE_BASE_COST, SELECT_AND_IDENT_COST, apply, handlers_for,
 )
 from webhook.cel.cost_values import AbstractValue, Data
-from webhook.cel.runtime_errors import strip_status
 from webhook.cel.types import lookup_opaque
 
 COST_LIMIT_EXCEEDED = "operation cancelled: actual cost limit exceeded"
@@ -240,14 +240,6 @@ def _is_attribute(node: Expr) -> bool:
         return False
 
 
-_CONVERSIONS = frozenset({"bool", "bytes", "double", "duration", "dyn", "int", "string", "timestamp", "type", "uint"})
-
-
-def _foldable(node: Expr) -> bool:
-    """A constant, a literal of constants, or a conversion of one (interpreter/decorators.go)."""
-    return _is_literal(node)
-
-
 def _is_none(value: Any) -> bool:
     return isinstance(value, Optional) and not value.present
 
@@ -258,7 +250,7 @@ def _is_literal(node: Expr) -> bool:
     if isinstance(node, Const):
         return True
     if isinstance(node, Call):
-        return node.function in _CONVERSIONS and node.target is None and len(node.args) == 1 and _is_literal(node.args[0])
+        return node.function in CONVERSIONS and node.target is None and len(node.args) == 1 and _is_literal(node.args[0])
     if isinstance(node, CreateList):
         return not node.optional_indices and all(_is_literal(e) for e in node.elements)
     if isinstance(node, CreateMap):
@@ -469,7 +461,7 @@ class Evaluation:
             if isinstance(receiver, Error):
                 return receiver
             if not isinstance(receiver, Optional):
-                return Error(f"no such overload")
+                return Error("no such overload")
             if receiver.present:
                 return receiver.value if function == "orValue" else receiver
             return self.eval(node.args[0])
@@ -484,7 +476,7 @@ class Evaluation:
             value = self.eval(node.args[0])
             self.charge(1)
             return (value is not (function == "@not_strictly_true")) if isinstance(value, bool) else True
-        if function in _CONVERSIONS and node.target is None and len(node.args) == 1 and _foldable(node.args[0]):
+        if _is_literal(node):
             # OptOptimize folds a conversion of a constant while planning: no cost at run time
             return self._folded(node)
         operands = ((node.target,) if node.target is not None else ()) + node.args
@@ -773,12 +765,3 @@ def evaluate(ast: CheckedAst, calls: Calls, activation: Mapping[str, Any], limit
     evaluation = Evaluation(calls, activation, limit, variables)
     value = evaluation.eval(ast.expr)
     return value, evaluation.cost
-
-
-def to_cel_result(value: Any) -> Any:
-    """A result as the fast path hands it on (bool / str / plain data), or raise Unsupported."""
-    if isinstance(value, (Optional, TypeValue)):
-        raise Unsupported("an optional or type result")
-    if isinstance(value, float) and math.isnan(value):
-        return value
-    return value

@@ -17,11 +17,10 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping, Sequence
 
-from webhook.cel import PER_CALL_LIMIT, CelCostError
+from webhook.cel import OUT_OF_BUDGET, PER_CALL_LIMIT, CelCostError
 from webhook.cel.runtime_cost import COST_LIMIT_EXCEEDED, CostLimitExceeded, Error, evaluate
 from webhook.policy.compiler import CompiledPolicy, PolicyExpression, environment
 
-OUT_OF_BUDGET = "validation failed due to running out of cost budget, no further validation rules will be run"
 
 Result = tuple[Any, "str | None", float]  # (value, error message, elapsed) as validator.py uses it
 

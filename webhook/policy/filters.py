@@ -26,10 +26,10 @@ from webhook.cel.cost_values import largest_sizes
 from webhook.cel.runtime_errors import strip_status
 from webhook.cel.values import to_cel
 from webhook.policy import exact as exact_filter
+from webhook.policy.exact import Result
 from webhook.policy.compiler import CompiledPolicy, PolicyExpression
 from webhook.policy.plan import FilterPlan, unwrap
 
-Result = tuple[Any, "str | None", float]  # (value, error message, elapsed)
 
 
 class BudgetExhausted(Exception):

@@ -19,7 +19,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from cel_expr_python import cel
 
-from webhook.cel import RUNTIME_CEL_COST_BUDGET, RUNTIME_CEL_COST_BUDGET_MATCH_CONDITIONS, CostBudget
+from webhook.cel import OUT_OF_BUDGET, RUNTIME_CEL_COST_BUDGET, RUNTIME_CEL_COST_BUDGET_MATCH_CONDITIONS, CostBudget
 from webhook.cel.runtime_cost import Unsupported
 from webhook.cel.values import from_cel, type_name
 from webhook.policy import filters
@@ -27,7 +27,6 @@ from webhook.policy.compiler import CompiledPolicy, PolicyExpression, environmen
 from webhook.policy.filters import BudgetExhausted, RequestContext, Result
 from webhook.policy.plan import FilterPlan
 
-OUT_OF_BUDGET = "validation failed due to running out of cost budget, no further validation rules will be run"
 # k8s.io/apiserver/pkg/apis/cel/config.go
 MAX_EVALUATED_MESSAGE_EXPRESSION_SIZE_BYTES = 5 * 1024
 
