@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from webhook.admission.attributes import AdmissionAttributes
+from webhook.policy.attributes import AdmissionAttributes
 from webhook.policy.decision import AdmissionDecision
 
 log = logging.getLogger("celgate.decisions")

@@ -20,8 +20,8 @@ from collections import defaultdict
 from typing import Any
 
 from webhook import metrics
-from webhook.admission.attributes import AdmissionAttributes
 from webhook.kube_rest import KubeREST
+from webhook.policy.attributes import AdmissionAttributes
 from webhook.policy.decision import AdmissionDecision
 from webhook.reporting.policy_report import DEFAULT_MAX_RESULTS, ObjectRef, merge_results, report_object, report_result
 

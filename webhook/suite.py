@@ -15,7 +15,6 @@ from typing import Any, Mapping, Sequence, cast
 
 import yaml
 
-from webhook.admission.attributes import Operation
 from webhook.admission.dry_run import (
     DryRunError,
     DryRunRequest,
@@ -25,6 +24,7 @@ from webhook.admission.dry_run import (
 )
 from webhook.admission.manifest import OPERATIONS, user_info
 from webhook.documents import Document, DocumentError, read_documents
+from webhook.policy.attributes import Operation
 from webhook.policy.loader import load_policy_set
 
 SUITE_KEYS = frozenset({"name", "policies", "namespaces", "params", "cases"})

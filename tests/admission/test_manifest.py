@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.admission.attributes import GroupVersionKind, GroupVersionResource
 from webhook.admission.manifest import (
     ManifestError,
     as_stored,
@@ -13,6 +12,7 @@ from webhook.admission.manifest import (
     request_namespace,
     user_info,
 )
+from webhook.policy.attributes import GroupVersionKind, GroupVersionResource
 
 
 def pod(namespace: str | None = None) -> dict:

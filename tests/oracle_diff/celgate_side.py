@@ -13,10 +13,10 @@ import json
 from typing import Any
 from unittest import mock
 
-from webhook.admission.attributes import AdmissionAttributes, GroupVersionKind, GroupVersionResource, UserInfo
 from webhook.commands.eval import environment, run_batch
 from webhook.documents import Document
 from webhook.policy import dispatcher
+from webhook.policy.attributes import AdmissionAttributes, GroupVersionKind, GroupVersionResource, UserInfo
 from webhook.policy.cluster_data import StaticClusterData
 from webhook.policy.errors import PolicyLoadError
 from webhook.policy.loader import load_policy_documents

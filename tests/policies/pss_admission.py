@@ -14,8 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from webhook.admission.attributes import Operation
 from webhook.admission.manifest import attributes_for_manifest, namespace_object
+from webhook.policy.attributes import Operation
 from webhook.policy.cluster_data import StaticClusterData
 from webhook.policy.decision import AdmissionDecision
 from webhook.policy.dispatcher import decide

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from webhook.admission.attributes import AdmissionAttributes, GroupVersionKind, UserInfo
+from webhook.policy.attributes import AdmissionAttributes, GroupVersionKind, UserInfo
 from webhook.policy.resources import resource_for, split_api_version
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "policy"

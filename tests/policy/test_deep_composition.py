@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from webhook.admission.attributes import AdmissionAttributes, GroupVersionKind, GroupVersionResource
+from webhook.policy.attributes import AdmissionAttributes, GroupVersionKind, GroupVersionResource
 from webhook.policy.cluster_data import StaticClusterData
 from webhook.policy.dispatcher import decide
 from webhook.policy.loader import load_policy_set

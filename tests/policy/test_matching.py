@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.admission.attributes import AdmissionAttributes, GroupVersionKind, GroupVersionResource
+from webhook.policy.attributes import AdmissionAttributes, GroupVersionKind, GroupVersionResource
 from webhook.policy.cluster_data import StaticClusterData
 from webhook.policy.matching import MatchError, match_resources, rule_matches
 from webhook.policy.model import LabelSelector, MatchResources, NamedRule, Requirement

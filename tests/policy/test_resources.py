@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.admission.attributes import GroupVersionResource as GVR
+from webhook.policy.attributes import GroupVersionResource as GVR
 from webhook.policy.resources import UnknownKindError, equivalent_resources, resource_for
 
 

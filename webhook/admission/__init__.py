@@ -1,1 +1,2 @@
-"""AdmissionReview in and out: the request attributes the policy layer decides on."""
+"""AdmissionReview in and out, and manifests as requests: the edges that build the
+AdmissionAttributes (webhook/policy/attributes.py) the policy layer decides on."""

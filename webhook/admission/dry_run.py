@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Collection, Iterable, Mapping, Sequence
 
-from webhook.admission.attributes import AdmissionAttributes, Operation, UserInfo
 from webhook.admission.manifest import (
     ManifestError,
     ObjectKey,
@@ -21,6 +20,7 @@ from webhook.admission.manifest import (
 )
 from webhook.cel.string_format import go_quote
 from webhook.documents import Document
+from webhook.policy.attributes import AdmissionAttributes, Operation, UserInfo
 from webhook.policy.cluster_data import StaticClusterData
 from webhook.policy.decision import AdmissionDecision, AdmissionStatus
 from webhook.policy.dispatcher import decide

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from webhook.admission.defaulting import apply_pod_defaults
-from webhook.admission.attributes import (
+from webhook.policy.attributes import (
     AdmissionAttributes,
     GroupVersionKind,
     GroupVersionResource,

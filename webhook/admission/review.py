@@ -13,13 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from webhook.admission.attributes import (
+from webhook.documents import json_type_name
+from webhook.policy.attributes import (
     AdmissionAttributes,
     GroupVersionKind,
     GroupVersionResource,
     UserInfo,
 )
-from webhook.documents import json_type_name
 from webhook.policy.decision import AdmissionDecision
 
 API_VERSION = "admission.k8s.io/v1"

@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence, TextIO, cast
 
-from webhook.admission.attributes import Operation
 from webhook.admission.dry_run import (
     DryRunError,
     DryRunRequest,
@@ -28,6 +27,7 @@ from webhook.admission.dry_run import (
 )
 from webhook.admission.manifest import OPERATIONS, user_info
 from webhook.documents import Document, DocumentError, read_documents
+from webhook.policy.attributes import Operation
 from webhook.policy.loader import PolicyLoadError, PolicySet, load_policy_documents, load_policy_set
 from webhook.reporting import FORMATS, text
 from webhook.shipped import ENV_VAR as SHIPPED_POLICIES_ENV

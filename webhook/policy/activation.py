@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhook.admission.attributes import AdmissionAttributes, GroupVersionKind, GroupVersionResource
+from webhook.policy.attributes import AdmissionAttributes, GroupVersionKind, GroupVersionResource
 
 # CreateNamespaceObject keeps exactly these metadata fields.
 _NAMESPACE_METADATA = (

@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any
 
-from webhook.admission.attributes import AdmissionAttributes
+from webhook.policy.attributes import AdmissionAttributes
 from webhook.cel.library import authz
 from webhook.cel.library.authorization import RequestResource, RuleAuthorizer, UserInfo
 from webhook.policy.activation import admission_request, namespace_object, request_namespace

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from webhook.admission.attributes import AdmissionAttributes, GroupVersionKind, GroupVersionResource
+from webhook.policy.attributes import AdmissionAttributes, GroupVersionKind, GroupVersionResource
 from webhook.policy.cluster_data import ClusterData
 from webhook.policy.model import LabelSelector, MatchResources, NamedRule
 from webhook.policy.resources import equivalent_resources, kind_for

@@ -7,7 +7,7 @@ usual English plural suffix (what kubectl's RESTMapper guesses for an unknown ki
 
 from __future__ import annotations
 
-from webhook.admission.attributes import GroupVersionKind, GroupVersionResource
+from webhook.policy.attributes import GroupVersionKind, GroupVersionResource
 
 
 class UnknownKindError(ValueError):

@@ -1,7 +1,9 @@
 """AdmissionAttributes: one admission request, as plain typed data.
 
-Both edges build it: the webhook from an AdmissionReview ``request``, the CLI from a manifest
-(``celgate test``). The policy layer decides on it and never sees HTTP or files.
+The request model the policy core decides on, so it lives in the core (like the apiserver's
+admission.Attributes, which the VAP plugin takes as input). Both edges build it: the webhook from
+an AdmissionReview ``request`` (webhook/admission/review.py), the CLI from a manifest
+(webhook/admission/manifest.py, ``celgate test``). The policy layer never sees HTTP or files.
 """
 
 from __future__ import annotations
