@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 import uvicorn
 
-from webhook.admission.dry_run import OfflineClusterData
+from webhook.policy.cluster_data import OfflineClusterData
 
 log = logging.getLogger("celgate.serve")
 

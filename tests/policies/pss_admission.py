@@ -14,9 +14,9 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from webhook.admission.manifest import attributes_for_manifest, namespace_object
+from webhook.admission.manifest import attributes_for_manifest
 from webhook.policy.attributes import Operation
-from webhook.policy.cluster_data import StaticClusterData
+from webhook.policy.cluster_data import StaticClusterData, namespace_object
 from webhook.policy.decision import AdmissionDecision
 from webhook.policy.dispatcher import decide
 from webhook.policy.loader import PolicySet

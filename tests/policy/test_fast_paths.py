@@ -19,9 +19,9 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from webhook.admission.manifest import attributes_for_manifest, namespace_object
+from webhook.admission.manifest import attributes_for_manifest
 from webhook.policy import validator
-from webhook.policy.cluster_data import StaticClusterData
+from webhook.policy.cluster_data import StaticClusterData, namespace_object
 from webhook.policy.dispatcher import decide
 from webhook.policy.loader import load_policy_set
 

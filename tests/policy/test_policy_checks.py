@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from webhook.admission.manifest import attributes_for_manifest
-from webhook.admission.dry_run import OfflineClusterData
+from webhook.policy.cluster_data import OfflineClusterData
 from webhook.policy.dispatcher import _error_type, decide
 from webhook.policy.loader import load_policy_set
 

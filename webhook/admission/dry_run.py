@@ -15,13 +15,12 @@ from webhook.admission.manifest import (
     ObjectKey,
     as_stored,
     attributes_for_manifest,
-    namespace_object,
     object_key,
 )
 from webhook.cel.string_format import go_quote
 from webhook.documents import Document
 from webhook.policy.attributes import AdmissionAttributes, Operation, UserInfo
-from webhook.policy.cluster_data import StaticClusterData
+from webhook.policy.cluster_data import OfflineClusterData, StaticClusterData, namespace_object
 from webhook.policy.decision import AdmissionDecision, AdmissionStatus
 from webhook.policy.dispatcher import decide
 from webhook.policy.loader import BINDING_KIND, GROUP, POLICY_KIND, PolicySet
@@ -145,15 +144,6 @@ def split_policy_documents(documents: Iterable[Document]) -> tuple[list[Document
 
 def _where(document: Document) -> str:
     return f"{document.source}#{document.index} (line {document.line})"
-
-
-class OfflineClusterData(StaticClusterData):
-    """Cluster data without a cluster: a namespace nobody described exists with only its name
-    label, as the apiserver would have created it (celgate test, and celgate serve without a
-    kubeconfig)."""
-
-    def get_namespace(self, name: str) -> dict | None:
-        return super().get_namespace(name) or namespace_object(name)
 
 
 def cluster_for(

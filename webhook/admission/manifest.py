@@ -21,12 +21,11 @@ from webhook.policy.attributes import (
     Operation,
     UserInfo,
 )
+from webhook.policy.cluster_data import NAMESPACE_NAME_LABEL
 from webhook.policy.resources import UnknownKindError, kind_for, resource_for
 
 # An object that names no namespace is created in the one kubectl and the apiserver default to.
 DEFAULT_NAMESPACE = "default"
-# The apiserver labels every Namespace with its own name (NamespaceDefaultLabelName, 1.21+).
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # Every authenticated user is in this group (the authenticator's AuthenticatedGroupAdder).
 AUTHENTICATED_GROUP = "system:authenticated"
 
@@ -135,12 +134,6 @@ def as_stored(obj: Mapping[str, Any]) -> dict[str, Any]:
         metadata["labels"] = labels
     stored["metadata"] = metadata
     return stored
-
-
-def namespace_object(name: str, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """A Namespace as the apiserver stores it: always labelled with its own name."""
-    all_labels = {NAMESPACE_NAME_LABEL: name, **(labels or {})}
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": all_labels}}
 
 
 def user_info(username: str = "", groups: tuple[str, ...] = ()) -> UserInfo:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 
-from webhook.admission.manifest import namespace_object
+from webhook.policy.cluster_data import namespace_object
 from webhook.commands.test import UsageError, parse_namespace_labels
 from webhook.shipped import shipped_policies_dir
 

@@ -1,12 +1,16 @@
 """What policy evaluation reads from the cluster: namespaces and param objects.
 
 The decision code only sees this protocol. The CLI and a webhook without cluster access use
-:class:`StaticClusterData`; a webhook with a cluster can implement it over informers.
+:class:`StaticClusterData` (:class:`OfflineClusterData` when a namespace nobody described should
+still exist); a webhook with a cluster can implement it over informers.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Mapping, Protocol
+
+# The apiserver labels every Namespace with its own name (NamespaceDefaultLabelName, 1.21+).
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 class ClusterData(Protocol):
@@ -62,6 +66,15 @@ class StaticClusterData:
         ]
 
 
+class OfflineClusterData(StaticClusterData):
+    """Cluster data without a cluster: a namespace nobody described exists with only its name
+    label, as the apiserver would have created it (celgate test, and celgate serve without a
+    kubeconfig)."""
+
+    def get_namespace(self, name: str) -> dict | None:
+        return super().get_namespace(name) or namespace_object(name)
+
+
 class WithShippedParams:
     """A cluster in which the param objects shipped beside the policies exist too.
 
@@ -80,6 +93,12 @@ class WithShippedParams:
         found = self._cluster.list_params(api_version, kind, namespace)
         present = {_identity(p) for p in found}
         return found + [p for p in self._shipped.list_params(api_version, kind, namespace) if _identity(p) not in present]
+
+
+def namespace_object(name: str, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A Namespace as the apiserver stores it: always labelled with its own name."""
+    all_labels = {NAMESPACE_NAME_LABEL: name, **(labels or {})}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": all_labels}}
 
 
 def _group(api_version: str) -> str:
