@@ -22,7 +22,7 @@ from typing import Any, Sequence, TextIO
 
 import yaml
 
-from webhook.commands.test import UsageError, parse_namespace_labels
+from webhook.commands.options import UsageError, parse_namespace_labels
 from webhook.reporting import FORMATS, text
 
 EXIT_CLEAN, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2

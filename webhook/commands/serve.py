@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 
+from webhook.commands.options import UsageError, parse_namespace_labels
 from webhook.policy.cluster_data import namespace_object
-from webhook.commands.test import UsageError, parse_namespace_labels
 from webhook.shipped import shipped_policies_dir
 
 DEMO_NAMESPACE_LABELS = {"pod-security.kubernetes.io/enforce": "restricted"}

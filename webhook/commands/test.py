@@ -26,6 +26,7 @@ from webhook.admission.dry_run import (
     split_policy_documents,
 )
 from webhook.admission.manifest import OPERATIONS, user_info
+from webhook.commands.options import UsageError, parse_namespace_labels
 from webhook.documents import Document, DocumentError, read_documents
 from webhook.policy.attributes import Operation
 from webhook.policy.loader import PolicyLoadError, PolicySet, load_policy_documents, load_policy_set
@@ -38,10 +39,6 @@ EXIT_ALLOWED = 0
 EXIT_DENIED = 1
 EXIT_USAGE = 2
 
-class UsageError(ValueError):
-    """The command line cannot be acted on; the message says what to change."""
-
-
 def default_policies_dir() -> Path | None:
     """$CELGATE_POLICIES as given, else the shipped ``policies/`` beside the package, else ./policies."""
     shipped = shipped_policies_dir()
@@ -49,22 +46,6 @@ def default_policies_dir() -> Path | None:
         return shipped
     cwd = Path.cwd() / "policies"
     return cwd if cwd.is_dir() else None
-
-
-def parse_namespace_labels(values: Sequence[str]) -> dict[str, dict[str, str]]:
-    """``NAME=k1=v1,k2=v2`` (repeatable) -> {NAME: {k1: v1, k2: v2}}; ``NAME=`` gives no extra labels."""
-    namespaces: dict[str, dict[str, str]] = {}
-    for value in values:
-        name, separator, pairs = value.partition("=")
-        if not name or not separator:
-            raise UsageError(f"--namespace-labels {value!r}: expected NAME=key=value[,key=value...]")
-        labels = namespaces.setdefault(name, {})
-        for pair in filter(None, pairs.split(",")):
-            key, equals, label = pair.partition("=")
-            if not key or not equals:
-                raise UsageError(f"--namespace-labels {value!r}: {pair!r} is not key=value")
-            labels[key] = label
-    return namespaces
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
