@@ -13,7 +13,8 @@ from cel_expr_python import cel
 from webhook.cel import CelCostError, CelEnvironment, runtime_cost
 from webhook.cel.cost import estimate
 from webhook.cel.cost_values import largest_sizes
-from webhook.cel.environment import PER_CALL_LIMIT, RUNTIME_CEL_COST_BUDGET, CostBudget
+from webhook.cel.environment import CostBudget
+from webhook.cel.limits import PER_CALL_LIMIT, RUNTIME_CEL_COST_BUDGET
 
 FIXTURES = Path(__file__).parents[1] / "fixtures/cel/cost"
 POD = json.loads((FIXTURES / "pod.json").read_text())

@@ -20,18 +20,12 @@ from webhook.cel import cost as cost_model
 from webhook.cel import compat, ext_strings, optional_macros, presence, runtime_cost, runtime_errors
 from webhook.cel.ast import CheckedAst, decode_checked
 from webhook.cel.errors import CelCompileError, CelCostError, CelEvaluationError
-from webhook.cel.runtime_errors import strip_status
 from webhook.cel.library import all_libraries
+from webhook.cel.limits import OUT_OF_BUDGET, PER_CALL_LIMIT, RUNTIME_CEL_COST_BUDGET
+from webhook.cel.runtime_errors import strip_status
 from webhook.cel.types import POOL
 from webhook.cel.validators import validate_ast
 from webhook.cel.values import from_cel
-
-# k8s.io/apiserver/pkg/apis/cel/config.go
-PER_CALL_LIMIT = 1_000_000
-RUNTIME_CEL_COST_BUDGET = 10_000_000
-RUNTIME_CEL_COST_BUDGET_MATCH_CONDITIONS = 2_500_000
-# filter.go: the error of a filter whose runtime cost budget ran out
-OUT_OF_BUDGET = "validation failed due to running out of cost budget, no further validation rules will be run"
 
 _CEL_BIND = re.compile(r"\bcel\s*\.\s*bind\s*\(")
 _CROSS_NUMERIC = re.compile(

@@ -49,9 +49,9 @@ from webhook.cel.cost_functions import (
     LIST_CREATE_BASE_COST, MAP_CREATE_BASE_COST, SELECT_AND_IDENT_COST, apply, handlers_for,
 )
 from webhook.cel.cost_values import AbstractValue, Data
+from webhook.cel.limits import COST_LIMIT_EXCEEDED
 from webhook.cel.types import lookup_opaque
 
-COST_LIMIT_EXCEEDED = "operation cancelled: actual cost limit exceeded"
 # Functions whose runtime cost here can differ from cel-go's by a few units (see the docstring).
 APPROXIMATE = ("validate", "sets.contains", "sets.intersects", "sets.equivalent", "containsIP", "containsCIDR")
 # cel-cpp's comprehension iteration cap (RuntimeOptions.comprehension_max_iterations), in its words

@@ -19,11 +19,11 @@ from typing import Any
 
 from cel_expr_python import cel
 
-from webhook.cel.environment import PER_CALL_LIMIT
 from webhook.cel.errors import CelFunctionError
 from webhook.cel.library import CelLibrary
 from webhook.cel.library.dispatch import UNREACHABLE_LIST, overload_family, to_dyn_result
 from webhook.cel.library.equality import cel_equal, compare, is_comparable
+from webhook.cel.limits import COST_LIMIT_EXCEEDED, PER_CALL_LIMIT
 
 T = cel.Type
 _DYN_LIST = T.List(T.DYN)
@@ -47,13 +47,12 @@ SORTABLE_TYPES: tuple[tuple[str, cel.Type], ...] = (
 _CALL_COST = 1
 _LIST_CREATE_BASE_COST = 10
 _STRING_TRAVERSAL_COST_FACTOR = 0.1
-_COST_LIMIT_EXCEEDED = "operation cancelled: actual cost limit exceeded"
 
 
 def _charge(size: float) -> None:
     """trackAllocatingListCall: ``uint64(size * factor) + callCost + ListCreateBaseCost``."""
     if int(size) + _CALL_COST + _LIST_CREATE_BASE_COST > PER_CALL_LIMIT:
-        raise CelFunctionError(_COST_LIMIT_EXCEEDED)
+        raise CelFunctionError(COST_LIMIT_EXCEEDED)
 
 
 def _charge_self_compare(items: list[Any]) -> None:
