@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 
 class CelError(Exception):
     """Base class of every error the CEL layer raises."""
@@ -42,3 +44,29 @@ class CelCostError(CelEvaluationError):
 
 class CelFunctionError(Exception):
     """Raised by a library function implementation; its text becomes the CEL error."""
+
+
+def position_of(source: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of a code point offset, as cel-go prints positions."""
+    line = source.count("\n", 0, offset) + 1
+    column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def error_text(source: str, line: int, column: int, message: str, lines: Sequence[str] | None = None) -> str:
+    """One compile error as cel-go's Error.ToDisplayString prints it: ``ERROR: <input>:line:column:
+    message``, then the source line (tabs as spaces) and a caret under the 1-based ``column``,
+    a character wider than one byte in UTF-8 under a wide dot (or caret); no snippet when
+    ``line`` is not a line of ``source`` (an unknown location is line -1, column 0).
+
+    ``lines`` is ``source.split("\n")``, for a caller that renders many errors of one source.
+    """
+    head = f"ERROR: <input>:{line}:{column}: {message}"
+    lines = lines if lines is not None else source.split("\n")
+    if not 0 < line <= len(lines):
+        return head
+    snippet = lines[line - 1].replace("\t", " ")
+    dots = "".join("\uff0e" if len(char.encode("utf-8")) > 1 else "." for char in snippet[: column - 1])
+    at = snippet[column - 1 : column]
+    caret = "\uff3e" if at and len(at.encode("utf-8")) > 1 else "^"
+    return f"{head}\n | {snippet}\n | {dots}{caret}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 
-from webhook.cel.presence import Token, _is, _matching_close, _operand_start, tokenize
+from webhook.cel.lexer import Token, is_punct, matching_close, operand_start, tokenize
 
 _MACROS = ("optMap", "optFlatMap")
 _NAME = "__celgate_o"
@@ -60,10 +60,10 @@ def _rewrite(source: str, counter: "itertools.count[int]") -> str:
         return source
     for index in range(len(tokens) - 2, 0, -1):  # the last one first: earlier spans stay valid
         dot, name, opener = tokens[index - 1], tokens[index], tokens[index + 1]
-        if not (_is(dot, ".") and name.kind == "ident" and name.text in _MACROS and _is(opener, "(")):
+        if not (is_punct(dot, ".") and name.kind == "ident" and name.text in _MACROS and is_punct(opener, "(")):
             continue
-        close = _matching_close(tokens, index + 1)
-        start = _operand_start(tokens, index - 2)
+        close = matching_close(tokens, index + 1)
+        start = operand_start(tokens, index - 2)
         if close is None or start is None:
             continue
         arguments = _split_arguments(tokens, index + 1, close)

@@ -15,117 +15,20 @@ Maps and lists keep cel-cpp's own behaviour (lists still fail, as in cel-go), an
 evaluated once. The operand is bound by a one-element comprehension, never by ``cel.bind``:
 cel-cpp's lazily initialised ``cel.bind`` slot can read a stale value after a short-circuited
 comprehension (compat.py D30), while a comprehension's iteration variable is written on every
-iteration. A one-element ``all`` is its body, errors included. Spans are located from the checked AST's offsets and a small CEL tokenizer;
-anything the tokenizer cannot account for exactly is left as written.
+iteration. A one-element ``all`` is its body, errors included. Spans are located from the
+checked AST's offsets and the CEL lexer (lexer.py); anything it cannot account for exactly is
+left as written.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from webhook.cel.ast import Call, CheckedAst, Const, Select
+from webhook.cel.lexer import Token, is_punct, matching_close, operand_start, tokenize
 
 _BINDING = "__celgate_p"
 _OPTIONAL_TYPE = "type(optional.none())"
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # ident | literal | punct
-    text: str
-    start: int
-    end: int
-
-
-_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+|//[^\n]*)
-  | (?P<literal>
-        (?:[rR][bB]?|[bB][rR]?)?(?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"|'(?:\\.|[^\\'\n])*'|"(?:\\.|[^\\"\n])*")
-      | 0[xX][0-9a-fA-F]+[uU]?
-      | (?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?[uU]?
-    )
-  | (?P<punct>==|!=|<=|>=|&&|\|\||\bin\b|[-+*/%!<>?:,.()\[\]{}])
-  | (?P<ident>[_a-zA-Z][_a-zA-Z0-9]*|`[^`]*`)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_OPENERS = {")": "(", "]": "[", "}": "{"}
-
-
-def tokenize(source: str) -> list[Token] | None:
-    """CEL tokens of ``source`` (comments and spaces dropped), or None if it has a stray character."""
-    tokens: list[Token] = []
-    position = 0
-    while position < len(source):
-        match = _TOKEN.match(source, position)
-        if match is None:
-            return None
-        kind = match.lastgroup or ""
-        if kind != "space":
-            tokens.append(Token(kind, match.group(), match.start(), match.end()))
-        position = match.end()
-    return tokens
-
-
-def _matching_close(tokens: list[Token], open_index: int) -> int | None:
-    depth = 0
-    for index in range(open_index, len(tokens)):
-        text = tokens[index].text if tokens[index].kind == "punct" else ""
-        if text in ("(", "[", "{"):
-            depth += 1
-        elif text in (")", "]", "}"):
-            depth -= 1
-            if depth == 0:
-                return index
-    return None
-
-
-def _matching_open(tokens: list[Token], close_index: int) -> int | None:
-    depth = 0
-    for index in range(close_index, -1, -1):
-        text = tokens[index].text if tokens[index].kind == "punct" else ""
-        if text in (")", "]", "}"):
-            depth += 1
-        elif text in ("(", "[", "{"):
-            depth -= 1
-            if depth == 0:
-                return index
-    return None
-
-
-def _is(token: Token | None, text: str) -> bool:
-    return token is not None and token.kind == "punct" and token.text == text
-
-
-def _operand_start(tokens: list[Token], end: int) -> int | None:
-    """Index of the first token of the postfix chain that ends at token ``end`` (inclusive)."""
-    index = end
-    while index >= 0:
-        token = tokens[index]
-        if token.kind == "punct" and token.text in _OPENERS:
-            opener = _matching_open(tokens, index)
-            if opener is None:
-                return None
-            previous = tokens[opener - 1] if opener > 0 else None
-            chained = previous is not None and (
-                previous.kind in ("ident", "literal") or (previous.kind == "punct" and previous.text in _OPENERS)
-            )
-            if not chained:
-                return opener  # a parenthesised expression or a list/map literal
-            index = opener - 1
-            continue
-        if token.kind not in ("ident", "literal"):
-            return None
-        previous = tokens[index - 1] if index > 0 else None
-        if _is(previous, "?") and index >= 2 and _is(tokens[index - 2], "."):
-            index -= 3  # receiver.?field
-        elif _is(previous, "."):
-            index -= 2  # receiver.field or receiver.method(...)
-        else:
-            return index
-    return None
 
 
 @dataclass(frozen=True)
@@ -150,17 +53,17 @@ def _guard(name: str, test: str) -> str:
 
 def _has_edit(source: str, tokens: list[Token], node: Select, number: int, starts: dict[int, int]) -> _Edit | None:
     open_index = starts.get(node.offset)
-    if open_index is None or not _is(tokens[open_index], "(") or open_index == 0:
+    if open_index is None or not is_punct(tokens[open_index], "(") or open_index == 0:
         return None
     if tokens[open_index - 1].text != "has":
         return None
-    close = _matching_close(tokens, open_index)
+    close = matching_close(tokens, open_index)
     if close is None or close - open_index < 4:
         return None
     field, dot = tokens[close - 1], tokens[close - 2]
-    if not _is(dot, ".") or field.kind != "ident" or field.text.strip("`") != node.field:
+    if not is_punct(dot, ".") or field.kind not in ("ident", "quoted") or field.text.strip("`") != node.field:
         return None
-    if _operand_start(tokens, close - 3) != open_index + 1:
+    if operand_start(tokens, close - 3) != open_index + 1:
         return None
     name = f"{_BINDING}{number}"
     template = f"[{{operand}}].all({name}, type({name}) in [map, list] ? has({name}.{field.text}) : false)"
@@ -173,9 +76,9 @@ def _optional_select_edit(source: str, tokens: list[Token], node: Call, number: 
         return None
     question, field = tokens[dot_index + 1], tokens[dot_index + 2]
     expected = node.args[1].value if len(node.args) == 2 and isinstance(node.args[1], Const) else None
-    if not (_is(tokens[dot_index], ".") and _is(question, "?")) or field.text.strip("`") != expected:
+    if not (is_punct(tokens[dot_index], ".") and is_punct(question, "?")) or field.text.strip("`") != expected:
         return None
-    start = _operand_start(tokens, dot_index - 1)
+    start = operand_start(tokens, dot_index - 1)
     if start is None:
         return None
     name = f"{_BINDING}{number}"
@@ -187,10 +90,10 @@ def _optional_index_edit(source: str, tokens: list[Token], node: Call, number: i
     bracket = starts.get(node.offset)
     if bracket is None or bracket == 0 or bracket + 2 >= len(tokens):
         return None
-    if not (_is(tokens[bracket], "[") and _is(tokens[bracket + 1], "?")):
+    if not (is_punct(tokens[bracket], "[") and is_punct(tokens[bracket + 1], "?")):
         return None
-    close = _matching_close(tokens, bracket)
-    start = _operand_start(tokens, bracket - 1)
+    close = matching_close(tokens, bracket)
+    start = operand_start(tokens, bracket - 1)
     if close is None or start is None or close <= bracket + 2:
         return None
     name, key = f"{_BINDING}{number}", f"{_BINDING}{number}k"

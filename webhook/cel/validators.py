@@ -22,7 +22,7 @@ from typing import Iterator
 from webhook.cel.ast import (
     Call, CelType, CheckedAst, Const, CreateList, CreateMap, CreateStruct, Expr, Select, children,
 )
-from webhook.cel.errors import CelCompileError
+from webhook.cel.errors import CelCompileError, error_text
 from webhook.cel.format_validation import format_call_issues
 from webhook.cel.go_regexp import regex_literal_error
 from webhook.cel.types import OPAQUE_TYPE_NAMES
@@ -230,17 +230,7 @@ def _is_opaque(cel_type: CelType) -> bool:
 
 
 def _render(ast: CheckedAst, issues: list[_Issue]) -> str:
-    """cel-go's Errors.ToDisplayString: sorted by position, message, source line, caret."""
+    """cel-go's Errors.ToDisplayString: sorted by position, each with its source line and caret."""
     located = sorted(((ast.location(i.offset), i.message) for i in issues), key=lambda item: item[0])
     lines = ast.expression.split("\n")
-    out = []
-    for (line, column), message in located:
-        if line < 0:
-            out.append(f"ERROR: <input>:-1:0: {message}")
-            continue
-        snippet = lines[line - 1].replace("\t", " ")
-        caret = "".join("\uff0e" if len(ch.encode("utf-8")) > 1 else "." for ch in snippet[:column])
-        at = snippet[column:column + 1]
-        caret += "\uff3e" if at and len(at.encode("utf-8")) > 1 else "^"
-        out.append(f"ERROR: <input>:{line}:{column + 1}: {message}\n | {snippet}\n | {caret}")
-    return "\n".join(out)
+    return "\n".join(error_text(ast.expression, line, column + 1, message, lines) for (line, column), message in located)

@@ -27,57 +27,18 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
-_IDENT = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
-_STRING_START = re.compile(r"(?:[rR][bB]?|[bB][rR]?)?('''|\"\"\"|'|\")")
+from webhook.cel.errors import error_text, position_of
+from webhook.cel.lexer import tokens
+
+# tokens, position_of and error_text are the CEL layer's; compiler.py still reads them from here.
+__all__ = [
+    "Composed", "Reference", "bound_name", "compose", "error_text", "inline", "position_of", "references",
+    "remap_errors", "rewrite", "tokens",
+]
+
 _ERROR_HEAD = re.compile(r"^ERROR: <input>:(\d+):(\d+): (.*)$")
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # "ident", "punct", "literal"
-    text: str
-    start: int
-    end: int
-
-
-def tokens(expression: str) -> Iterator[Token]:
-    """CEL's lexical tokens, skipping whitespace and ``//`` comments; strings are one token."""
-    position, length = 0, len(expression)
-    while position < length:
-        char = expression[position]
-        if char.isspace():
-            position += 1
-            continue
-        if expression.startswith("//", position):
-            newline = expression.find("\n", position)
-            position = length if newline < 0 else newline + 1
-            continue
-        string = _STRING_START.match(expression, position)
-        if string:
-            end = _string_end(expression, string.end(), string.group(1), "r" in string.group(0)[: string.start(1) - position].lower())
-            yield Token("literal", expression[position:end], position, end)
-            position = end
-            continue
-        ident = _IDENT.match(expression, position)
-        if ident:
-            yield Token("ident", ident.group(0), position, ident.end())
-            position = ident.end()
-            continue
-        yield Token("punct", char, position, position + 1)
-        position += 1
-
-
-def _string_end(expression: str, position: int, quote: str, raw: bool) -> int:
-    while position < len(expression):
-        if not raw and expression[position] == "\\":
-            position += 2
-            continue
-        if expression.startswith(quote, position):
-            return position + len(quote)
-        position += 1
-    return len(expression)  # unterminated: the compiler reports it
 
 
 @dataclass(frozen=True)
@@ -206,17 +167,3 @@ def remap_errors(message: str, composed: Composed, original: str) -> str:
             continue
         blocks.append(error_text(original, row, column, head.group(3), lines))
     return "\n".join(blocks)
-
-
-def error_text(original: str, row: int, column: int, message: str, lines: Sequence[str] | None = None) -> str:
-    """One error in cel-go's format: ``ERROR: <input>:row:col: msg`` plus the caret lines."""
-    lines = lines if lines is not None else original.split("\n")
-    source_line = lines[row - 1] if 0 < row <= len(lines) else ""
-    return f"ERROR: <input>:{row}:{column}: {message}\n | {source_line}\n | {'.' * (column - 1)}^"
-
-
-def position_of(expression: str, offset: int) -> tuple[int, int]:
-    """1-based (line, column) of an offset, as cel-go prints positions."""
-    line = expression.count("\n", 0, offset) + 1
-    column = offset - (expression.rfind("\n", 0, offset) + 1) + 1
-    return line, column

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Mapping, Union
 
-from webhook.policy import composition
+from webhook.cel.errors import error_text, position_of
+from webhook.cel.lexer import tokens
 
 Fields = Mapping[str, Union["Fields", None]]  # None: a leaf (scalar, list, map or dyn)
 
@@ -45,7 +46,7 @@ DECLARED: Mapping[str, Fields] = {"request": REQUEST, "namespaceObject": NAMESPA
 
 def undefined_fields(expression: str) -> str:
     """cel-go's errors for selections of undeclared fields, or "" when there are none."""
-    items = list(composition.tokens(expression))
+    items = list(tokens(expression))
     errors: list[str] = []
     for i, token in enumerate(items):
         fields = DECLARED.get(token.text) if token.kind == "ident" else None
@@ -57,8 +58,8 @@ def undefined_fields(expression: str) -> str:
             if name.kind != "ident" or (position + 2 < len(items) and items[position + 2].text == "("):
                 break  # an optional selection (.?x) or a method call: not a field of the type
             if name.text not in fields:
-                line, column = composition.position_of(expression, items[position].start)
-                errors.append(composition.error_text(expression, line, column, f"undefined field '{name.text}'"))
+                line, column = position_of(expression, items[position].start)
+                errors.append(error_text(expression, line, column, f"undefined field '{name.text}'"))
                 break
             fields = fields[name.text]
             position += 2
