@@ -21,9 +21,12 @@ _SERVING = re.compile(r"on https://(?:\[[^\]]+\]|[^:/]+):(\d+)/validate")
 
 
 class ServerProcess:
-    def __init__(self, args: list[str], *, cert_dir: Path | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], *, cert_dir: Path | None = None, env: dict[str, str] | None = None,
+                 client_cert: tuple[Path, Path] | None = None) -> None:
         self.args = args
         self.cert_dir = cert_dir
+        # (certificate, key) every client() presents: needed when the server has --client-ca-file.
+        self.client_cert = client_cert
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
@@ -83,15 +86,22 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if self.client().get("/healthz").status_code == 200:
-                    return
+                # closed at once: an idle keep-alive connection that never answers the server's
+                # close_notify holds a graceful shutdown for its whole timeout
+                with self.client() as client:
+                    if client.get("/healthz").status_code == 200:
+                        return
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
         raise RuntimeError("celgate serve never became healthy:\n" + "\n".join(self.stderr_lines[-30:]))
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        verify = kwargs.pop("verify", None) or ssl.create_default_context(cafile=self.ca)
+        verify = kwargs.pop("verify", None)
+        if verify is None:
+            verify = ssl.create_default_context(cafile=self.ca)
+            if self.client_cert is not None:
+                verify.load_cert_chain(*self.client_cert)
         return httpx.Client(base_url=self.url, verify=verify, timeout=10, **kwargs)
 
     def stop(self) -> int | None:

@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="policy file or directory, hot-reloaded (repeatable; default: the shipped policies)")
     parser.add_argument("--tls-cert", type=Path, help="serving certificate (PEM); reloaded when it changes")
     parser.add_argument("--tls-key", type=Path, help="serving key (PEM)")
-    parser.add_argument("--client-ca", type=Path, help="require client certificates signed by this CA")
+    parser.add_argument("--client-ca-file", "--client-ca", dest="client_ca", type=Path, metavar="PATH",
+                        help="require every TLS client (the API server) to present a certificate signed by a CA "
+                             "in this PEM bundle; reloaded when it changes (see docs/deploy.md)")
     parser.add_argument("--kubeconfig", help="watch Namespaces and params in this cluster")
     parser.add_argument("--in-cluster", action="store_true", help="use the in-cluster service account")
     parser.add_argument("--cluster-policies", action="store_true",
