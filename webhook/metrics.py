@@ -6,7 +6,8 @@ The per-policy series have kube-apiserver's shapes exactly
 ``policy``, ``policy_binding``, ``error_type`` and ``enforcement_action`` with the same values and
 the same buckets, so one dashboard serves both by swapping the prefix. They are read from the
 ``PolicyCheck`` observations the dispatcher records, never recomputed here. Every label value is
-bounded: policy and binding names, enumerations, namespaces — never an object name.
+bounded: policy and binding names, enumerations, namespaces — never an object name — and the
+request's resource is capped (``resource_label``).
 With several worker processes the metrics are aggregated through prometheus_client's
 multiprocess mode (PROMETHEUS_MULTIPROC_DIR).
 """
@@ -14,6 +15,7 @@ multiprocess mode (PROMETHEUS_MULTIPROC_DIR).
 from __future__ import annotations
 
 import os
+import re
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -162,7 +164,26 @@ TLS_NOT_AFTER = Gauge(
 )
 
 
+# ``resource`` is the one label a caller names: anyone who reaches the port could send a new
+# value per request and grow the series without bound. Past this many distinct values per
+# process, and for a value that is no resource name at all, the label reads "other".
+MAX_RESOURCE_LABELS = 256
+OTHER_RESOURCE = "other"
+_RESOURCE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_resource_labels: set[str] = set()
+
+
+def resource_label(resource: str) -> str:
+    if resource in _resource_labels:
+        return resource
+    if len(_resource_labels) >= MAX_RESOURCE_LABELS or not _RESOURCE_NAME.fullmatch(resource):
+        return OTHER_RESOURCE
+    _resource_labels.add(resource)
+    return resource
+
+
 def record_decision(operation: str, resource: str, decision: AdmissionDecision) -> None:
+    resource = resource_label(resource)
     ADMISSION_REQUESTS.labels(operation, resource, str(decision.allowed).lower()).inc()
     ADMISSION_DURATION.labels(operation, resource).observe(decision.elapsed_seconds)
     for evaluation in decision.evaluations:
