@@ -114,6 +114,14 @@ def test_policy_values_choose_what_the_configmap_holds_and_what_celgate_watches(
     assert not [r for r in rules if "admissionregistration.x-k8s.io" in r["apiGroups"]]
 
 
+def test_policy_reports_add_read_create_and_replace_of_reports_only():
+    rules = by_kind(render("policyReports.enabled=true"), "ClusterRole")[0]["rules"]
+    reports = [r for r in rules if "wgpolicyk8s.io" in r["apiGroups"]]
+    assert reports == [{"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports", "clusterpolicyreports"],
+                        "verbs": ["get", "create", "update"]}]
+    assert not [r for r in by_kind(render(), "ClusterRole")[0]["rules"] if "wgpolicyk8s.io" in r["apiGroups"]]
+
+
 def test_replicas_resources_and_monitoring_values_are_rendered():
     documents = render("replicas=3", "resources.limits.memory=1Gi", "autoscaling.enabled=false",
                        "metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true",

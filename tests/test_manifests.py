@@ -107,20 +107,62 @@ def test_everything_namespaced_lives_in_celgate_system():
             assert document["metadata"]["namespace"] == SYSTEM_NAMESPACE, (kind, name)
 
 
-def test_rbac_is_least_privilege():
-    rules = obj("ClusterRole")["rules"]
-    assert rules[0] == {"apiGroups": [""], "resources": ["namespaces", "configmaps"], "verbs": ["get", "list", "watch"]}
-    assert rules[1] == {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}
-    for rule in rules:
-        assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
-        if "validatingwebhookconfigurations" in rule["resources"]:
-            assert rule["resourceNames"] == ["celgate"] and set(rule["verbs"]) == {"get", "patch"}
-    secrets = [r for r in obj("Role")["rules"] if "secrets" in r["resources"]]
-    assert {v for r in secrets for v in r["verbs"]} == {"create", "get", "update"}
-    assert all(r.get("resourceNames") == ["celgate-tls"] for r in secrets if r["verbs"] != ["create"])
+# Every permission celgate's webhook holds, each with the code that needs it (SECURITY.md).
+# (role kind, api group, resource, verb, resourceName or None)
+WEBHOOK_PERMISSIONS = {
+    # webhook/cluster.py: the Namespace informer, and a get for a namespace newer than the cache
+    *{("ClusterRole", "", "namespaces", verb, None) for verb in ("get", "list", "watch")},
+    # webhook/cluster.py: the param informer (ConfigMap params); params are read from its cache
+    *{("ClusterRole", "", "configmaps", verb, None) for verb in ("list", "watch")},
+    # webhook/cluster_authorizer.py: the CEL authorizer library
+    ("ClusterRole", "authorization.k8s.io", "subjectaccessreviews", "create", None),
+    # webhook/cluster_policies.py informers, webhook/cluster_controller.py status merge patch
+    *{("ClusterRole", "admissionregistration.x-k8s.io", resource, verb, None)
+      for resource in ("validatingadmissionpolicies", "validatingadmissionpolicybindings")
+      for verb in ("get", "list", "watch")},
+    ("ClusterRole", "admissionregistration.x-k8s.io", "validatingadmissionpolicies/status", "patch", None),
+    # webhook/cluster_controller.py: the caBundle of celgate's own configuration only
+    *{("ClusterRole", "admissionregistration.k8s.io", "validatingwebhookconfigurations", verb, "celgate")
+      for verb in ("get", "patch")},
+    # webhook/leader.py: create the Lease once, then read and renew it by name
+    ("Role", "coordination.k8s.io", "leases", "create", None),
+    *{("Role", "coordination.k8s.io", "leases", verb, "celgate-controller") for verb in ("get", "update")},
+    # webhook/cluster_controller.py: create the certificate Secret once, then read and replace it
+    ("Role", "", "secrets", "create", None),
+    *{("Role", "", "secrets", verb, "celgate-tls") for verb in ("get", "update")},
+}
+
+
+def permissions(*kinds: str) -> set[tuple[str, str, str, str, str | None]]:
+    return {
+        (kind, group, resource, verb, name)
+        for kind in kinds for rule in obj(kind)["rules"]
+        for group in rule["apiGroups"] for resource in rule["resources"] for verb in rule["verbs"]
+        for name in (rule.get("resourceNames") or [None])
+    }
+
+
+def test_rbac_grants_exactly_what_celgate_calls():
+    assert permissions("ClusterRole", "Role") == WEBHOOK_PERMISSIONS
     for kind in ("ClusterRoleBinding", "RoleBinding"):
         binding = obj(kind)
+        assert binding["roleRef"]["name"] == "celgate"
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "celgate", "namespace": SYSTEM_NAMESPACE}]
+
+
+def test_rbac_never_grants_wildcards_escalation_or_secrets_beyond_its_own():
+    for kind in ("ClusterRole", "Role"):
+        for rule in obj(kind)["rules"]:
+            assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], rule
+            assert not {"escalate", "bind", "impersonate", "delete", "deletecollection"} & set(rule["verbs"]), rule
+    assert not [r for r in obj("ClusterRole")["rules"] if {"secrets", "pods", "serviceaccounts"} & set(r["resources"])]
+
+
+def test_the_policy_report_rbac_reads_creates_and_replaces_reports_only():
+    (role,) = [d for d in yaml.safe_load_all((MANIFESTS / "policy-reports" / "rbac.yaml").read_text())
+               if d and d["kind"] == "ClusterRole"]
+    assert role["rules"] == [{"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports", "clusterpolicyreports"],
+                              "verbs": ["get", "create", "update"]}]
 
 
 def test_the_service_account_token_is_mounted_only_by_the_deployment():
@@ -247,3 +289,30 @@ def test_the_image_runs_as_a_numeric_non_root_user_on_a_pinned_base():
     assert uid == deployment_pod_spec()["securityContext"]["runAsUser"] and uid > 0
     ignored = [line for line in (REPO / ".dockerignore").read_text().splitlines() if not line.startswith("#")]
     assert ignored[0] == "*" and {"!webhook/", "!policies/", "!pyproject.toml", "!README.md"} <= set(ignored)
+
+
+def _pod_templates() -> list[tuple[str, dict[str, Any]]]:
+    """Every pod template shipped under manifests/ (the webhook, the scanner, the canary)."""
+    found = []
+    for path in sorted(MANIFESTS.rglob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if not document or document.get("kind") not in ("Deployment", "CronJob", "Job"):
+                continue
+            spec = document["spec"]
+            template = spec["jobTemplate"]["spec"]["template"] if document["kind"] == "CronJob" else spec["template"]
+            found.append((f"{path.relative_to(MANIFESTS)}:{document['metadata']['name']}", template["spec"]))
+    return found
+
+
+@pytest.mark.parametrize("where,pod", _pod_templates(), ids=[w for w, _ in _pod_templates()])
+def test_every_shipped_pod_runs_unprivileged(where: str, pod: dict[str, Any]):
+    assert not {"hostNetwork", "hostPID", "hostIPC"} & {k for k, v in pod.items() if v}, where
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert not [v for v in pod.get("volumes", []) if "hostPath" in v], where
+    for c in pod["containers"] + pod.get("initContainers", []):
+        security = c["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False and security.get("privileged") is not True, where
+        assert security["readOnlyRootFilesystem"] is True, where
+        assert security["capabilities"] == {"drop": ["ALL"]}, where
+        assert not [p for p in c.get("ports", []) if "hostPort" in p], where
