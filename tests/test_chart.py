@@ -122,6 +122,19 @@ def test_policy_reports_add_read_create_and_replace_of_reports_only():
     assert not [r for r in by_kind(render(), "ClusterRole")[0]["rules"] if "wgpolicyk8s.io" in r["apiGroups"]]
 
 
+def test_a_client_ca_configmap_makes_celgate_require_the_apiservers_certificate():
+    (deployment,) = by_kind(render("webhook.clientCA.configMap=apiserver-webhook-ca"), "Deployment")
+    pod_spec = deployment["spec"]["template"]["spec"]
+    args = pod_spec["containers"][0]["args"]
+    assert args[args.index("--client-ca-file") + 1] == "/etc/celgate/client-ca/ca.crt"
+    assert {"name": "client-ca", "mountPath": "/etc/celgate/client-ca", "readOnly": True} in pod_spec["containers"][0]["volumeMounts"]
+    assert {"name": "client-ca", "configMap": {"name": "apiserver-webhook-ca", "items": [{"key": "ca.crt", "path": "ca.crt"}]}} in pod_spec["volumes"]
+    # probes stay on the plain port: a kubelet has no client certificate
+    assert pod_spec["containers"][0]["readinessProbe"]["httpGet"]["port"] == "metrics"
+    (default,) = by_kind(render(), "Deployment")
+    assert "--client-ca-file" not in default["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
 def test_replicas_resources_and_monitoring_values_are_rendered():
     documents = render("replicas=3", "resources.limits.memory=1Gi", "autoscaling.enabled=false",
                        "metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true",
