@@ -11,6 +11,8 @@ import datetime
 import shutil
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -115,6 +117,11 @@ def _refused(port: int, context: ssl.SSLContext) -> bool:
     return False
 
 
+# OpenSSL 3 refuses client-initiated renegotiation unless this option (SSL_OP_BIT(8)) is set;
+# Python has no name for it. The control server sets it, celgate's OP_NO_RENEGOTIATION forbids all.
+_OP_ALLOW_CLIENT_RENEGOTIATION = 1 << 8
+
+
 @pytest.fixture()
 def permissive_server() -> Iterator[Callable[[Path, Path], int]]:
     """A TLS server on a given certificate that accepts any protocol and cipher OpenSSL has."""
@@ -122,6 +129,7 @@ def permissive_server() -> Iterator[Callable[[Path, Path], int]]:
 
     def start(cert: Path, key: Path) -> int:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.options |= _OP_ALLOW_CLIENT_RENEGOTIATION
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             context.minimum_version = ssl.TLSVersion.TLSv1
@@ -253,6 +261,29 @@ def test_the_offered_tls_1_2_ciphers_are_exactly_ecdhe_with_an_aead(tmp_path: Pa
     assert all(name.startswith("ECDHE-") and ("GCM" in name or "CHACHA20" in name) for name in offered)
 
 
+def _renegotiate(port: int) -> str:
+    """Ask for a TLS 1.2 renegotiation (openssl s_client's R command); what s_client printed."""
+    client = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_2"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert client.stdin is not None
+    time.sleep(1.0)
+    client.stdin.write("R\n")
+    client.stdin.flush()
+    try:
+        return client.communicate(timeout=3)[0]
+    except subprocess.TimeoutExpired:  # still connected: renegotiated, waiting for more input
+        client.kill()
+        return client.communicate()[0]
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_client_initiated_renegotiation_is_refused(ec_server, permissive_server) -> None:
+    control = _renegotiate(permissive_server(*_ec_cert(ec_server)))
+    assert "RENEGOTIATING" in control and "no renegotiation" not in control, control[-800:]
+    refused = _renegotiate(ec_server.port)
+    assert "RENEGOTIATING" in refused and "no renegotiation" in refused, refused[-800:]
+
+
 def test_compression_and_renegotiation_are_off(tmp_path: Path) -> None:
     certs = write_bundle(generate_bundle(), tmp_path)
     context = ServingTLS(certs.cert, certs.key).context
@@ -312,9 +343,6 @@ def test_a_broken_client_ca_keeps_the_current_one(mutual_tls) -> None:
 
 
 def test_serve_names_an_unusable_client_ca_file(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     certs = write_bundle(generate_bundle(ip_addresses=["127.0.0.1"]), tmp_path)
     bad = tmp_path / "bad-ca.crt"
     bad.write_text("garbage\n")
