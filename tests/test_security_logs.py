@@ -3,7 +3,8 @@ never appears in a log line (stderr, stdout, the decision log file) or a metric 
 
 The server runs the shipped Pod Security policies and a policy that errors on the planted value
 (``int()`` of it, under failurePolicy Fail), at debug level, so the denial, the evaluation-error
-and the bad-request paths all run. celgate has no option that logs objects; a policy's own
+and the bad-request paths all run; the value also travels in a URL, a header and a request the
+HTTP parser rejects. celgate has no option that logs objects; a policy's own
 ``message``/``messageExpression`` is logged as written (except for Secrets and ConfigMaps), so
 what a policy author chooses to echo is theirs — see SECURITY.md.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import ssl
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -107,6 +110,14 @@ def exchanges(server) -> list[tuple[dict[str, Any] | str, httpx.Response]]:
             content = body if isinstance(body, str) else json.dumps(body)
             answered.append((body, client.post("/validate", content=content,
                                                headers={"Content-Type": "application/json"})))
+        # in the URL and a header, and an unparseable request line: the HTTP layer's own logs
+        assert client.get(f"/{SECRET}", params={"token": SECRET}).status_code == 404
+        assert client.post("/validate", headers={"Authorization": f"Bearer {SECRET}"}, content=b"{}").status_code == 415
+    context = ssl.create_default_context(cafile=process.ca)
+    with socket.create_connection(("127.0.0.1", process.port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            tls.sendall(f"POST /validate HTTP/1.1\r\nHost: x\r\nBad Header {SECRET}\r\n\r\n".encode())
+            assert tls.recv(4096).startswith(b"HTTP/1.1 400")
     return answered
 
 
