@@ -259,6 +259,8 @@ def test_the_offered_tls_1_2_ciphers_are_exactly_ecdhe_with_an_aead(tmp_path: Pa
     offered = {c["name"] for c in ServingTLS(certs.cert, certs.key).context.get_ciphers() if c["protocol"] == "TLSv1.2"}
     assert offered == set(TLS12_CIPHERS)
     assert all(name.startswith("ECDHE-") and ("GCM" in name or "CHACHA20" in name) for name in offered)
+    tls13 = {c["name"] for c in ServingTLS(certs.cert, certs.key).context.get_ciphers() if c["protocol"] == "TLSv1.3"}
+    assert tls13 <= {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}, tls13
 
 
 def _renegotiate(port: int) -> str:
