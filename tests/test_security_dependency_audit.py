@@ -70,7 +70,7 @@ def test_no_service_answering_is_reported_loudly(require: bool, expected: int) -
 
 
 def test_the_first_service_that_answers_decides() -> None:
-    attempts = [audit.Audit("default", failure="no answer within 120s"), audit.parse_report("osv", OURS_VULNERABLE)]
+    attempts = [audit.Audit("default", failure="no complete answer within 60s"), audit.parse_report("osv", OURS_VULNERABLE)]
     assert audit.verdict(attempts, OURS, require=False)[0] == 1
 
 
@@ -78,3 +78,8 @@ def test_the_closure_holds_celgates_runtime_dependencies() -> None:
     closure = audit.dependency_closure()
     assert {"celgate", "starlette", "uvicorn", "cryptography", "kubernetes"} <= closure
     assert "pip" not in closure
+
+
+def test_a_service_with_no_time_left_is_not_tried() -> None:
+    result = audit.run_service("osv", ["--vulnerability-service", "osv"], timeout=0)
+    assert not result.answered and result.failure.startswith("not tried")
