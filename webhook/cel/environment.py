@@ -178,7 +178,7 @@ class CompiledExpression:
         sizes: Mapping[str, Any] | None = None, size_hint: int | None = None,
     ) -> Any:
         """Evaluate and return a plain Python value (see values.from_cel)."""
-        return from_cel(self.evaluate_raw(activation, budget, sizes, size_hint).value())
+        return from_cel(self.evaluate_raw(activation, budget, sizes, size_hint))
 
 
 def _error_text(result: cel.Value) -> str:

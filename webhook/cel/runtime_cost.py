@@ -43,6 +43,7 @@ from typing import Any, Callable, Mapping
 from cel_expr_python import cel
 
 from webhook.cel import runtime_errors
+from webhook.cel.values import plain
 from webhook.cel.compat import CONVERSIONS
 from webhook.cel.ast import Call, CheckedAst, Comprehension, Const, CreateList, CreateMap, CreateStruct, Expr, Ident, Select
 from webhook.cel.cost_functions import (
@@ -221,7 +222,7 @@ def _from_value(result: cel.Value) -> Any:
     if kind == cel.Type.TYPE:
         raise Unsupported("a type value from a call")
     try:
-        return result.plain_value()
+        return plain(result)
     except Exception as exc:  # noqa: BLE001 - optionals and other values Python cannot hold
         raise Unsupported(str(exc)) from None
 

@@ -22,9 +22,8 @@ from typing import Any, Mapping, Sequence
 from cel_expr_python import cel
 
 from webhook.cel import PER_CALL_LIMIT, CelCostError, CelEnvironment, CelEvaluationError, CostBudget
-from webhook.cel.cost_values import largest_sizes
 from webhook.cel.runtime_errors import strip_status
-from webhook.cel.values import to_cel
+from webhook.cel.values import Survey, plain, survey, to_cel
 from webhook.policy import exact as exact_filter
 from webhook.policy.exact import Result
 from webhook.policy.compiler import CompiledPolicy, PolicyExpression
@@ -38,35 +37,39 @@ class BudgetExhausted(Exception):
 
 @dataclass
 class RequestContext:
-    """What the evaluations of one request share: each input value converted into CEL once,
-    its size measured once, and one activation per set of inputs (cel-cpp converts a value on
-    its first use in each activation, hundreds of microseconds for a Pod). Keyed by identity;
-    the context keeps every keyed value alive, so an id() is not reused while it is here."""
+    """What the evaluations of one request share: each input value surveyed once (its sizes, and
+    whether it needs converting for CEL), converted at most once, and one activation per set of
+    inputs (cel-cpp converts a value on its first use in each activation, tens of microseconds
+    for a Pod). Keyed by identity; the context keeps every keyed value alive, so an id() is not
+    reused while it is here."""
 
-    _converted: dict[int, tuple[Any, Any]] = field(default_factory=dict)
-    _sizes: dict[int, tuple[Any, tuple[int, int]]] = field(default_factory=dict)
+    _surveyed: dict[int, tuple[Any, Survey, Any]] = field(default_factory=dict)  # id -> (value, survey, for CEL)
     _activations: dict[tuple[Any, ...], tuple[Any, cel.Activation]] = field(default_factory=dict)
     # exact.py's variables, shared by the filters and policies of the request
     variables: dict[tuple[Any, ...], tuple[Any, int, tuple[str, ...]]] = field(default_factory=dict)
 
+    def _survey(self, value: Any) -> tuple[Any, Survey, Any]:
+        cached = self._surveyed.get(id(value))
+        if cached is None:
+            found = survey(value)
+            cached = self._surveyed[id(value)] = (value, found, value if found.as_is else to_cel(value))
+        return cached
+
     def convert(self, value: Any) -> Any:
         if not isinstance(value, (dict, list)):
             return value if hasattr(value, "DESCRIPTOR") else to_cel(value)
-        cached = self._converted.get(id(value))
-        if cached is None:
-            cached = self._converted[id(value)] = (value, to_cel(value))
-        return cached[1]
+        return self._survey(value)[2]
 
     def sizes(self, data: Mapping[str, Any]) -> tuple[int, int]:
         """(largest string, list or map; largest list or map) over the values of ``data``: the
         size classes of the uniform cost bound."""
         largest = collection = 1
         for value in data.values():
-            if isinstance(value, (dict, list, str)):
-                cached = self._sizes.get(id(value))
-                if cached is None:
-                    cached = self._sizes[id(value)] = (value, largest_sizes(value))
-                largest, collection = max(largest, cached[1][0]), max(collection, cached[1][1])
+            if isinstance(value, (dict, list)):
+                found = self._survey(value)[1]
+                largest, collection = max(largest, found.largest), max(collection, found.collection)
+            elif isinstance(value, str):
+                largest = max(largest, len(value))
         return largest, collection
 
     def size(self, data: Mapping[str, Any]) -> int:
@@ -97,15 +100,13 @@ def planned(plan: FilterPlan, env: CelEnvironment, context: RequestContext, data
             return None
         try:
             value = stage.program.run(context.activation(env, stage_data))
-            result = value.plain_value()
+            result = plain(value)
         except (CelEvaluationError, RuntimeError, TypeError, ValueError):
             return None
         if stage.final:
             results = unwrap(result, stage.count)
             return results if isinstance(results, list) and len(results) == plan.size else None
-        layers = unwrap(result, stage.count)
-        for names, values in zip(stage.names, layers):
-            variables.update(zip(names, values))
+        variables.update(zip(stage.names, unwrap(result, stage.count)))
     return None
 
 
@@ -157,7 +158,7 @@ class _OneByOne:
         except RuntimeError as exc:
             return None, strip_status(str(exc))
         try:
-            return value.plain_value(), None
+            return plain(value), None
         except Exception:  # noqa: BLE001 - a value Python cannot hold (an optional)
             return value, None
 

@@ -258,7 +258,7 @@ def _plain(value: Any) -> Any:
     if not isinstance(value, cel.Value):
         return value
     try:
-        return from_cel(value.value())
+        return from_cel(value)
     except Exception:  # noqa: BLE001 - optionals and other values Python cannot hold
         return value
 
