@@ -30,7 +30,7 @@ from typing import Iterable, Mapping, Sequence
 
 from webhook.cel import CelCompileError, CelEnvironment, CompiledExpression
 from webhook.cel.ast import Call, CelAstDecodeError
-from webhook.policy import composition
+from webhook.policy import composition, guards
 
 _LAYER = "__celgate_l"
 
@@ -40,14 +40,14 @@ class Stage:
     """One program of a filter: it computes layers ``first`` to ``first + count - 1`` and, when
     it is the last, the filter's results. The variables of earlier stages it reads (``needs``)
     come in the ``variables`` map of its activation, by their own names; a stage that is not the
-    last returns its layers' values, named by ``names``."""
+    last returns the values of those of its variables that later stages read, named by ``names``."""
 
     program: CompiledExpression
     first: int
     count: int
     final: bool
     needs: tuple[str, ...] = ()
-    names: tuple[tuple[str, ...], ...] = ()  # per computed layer, its variables in order
+    names: tuple[str, ...] = ()  # the variables a stage that is not the last hands on, in order
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,9 @@ def _element(expression: str) -> str:
 
 def _stage_text(expressions: Sequence[str], layers: Sequence[Sequence[str]], definitions: Mapping[str, str],
                 first: int, count: int, final: bool) -> str:
+    """The program of layers ``first`` to ``first + count - 1``: the filter's results when
+    ``final``, else the values of its variables that later layers or the results read
+    (:func:`_handed_on`), in that order."""
     slots = {}
     for depth, layer in enumerate(layers):
         for index, name in enumerate(layer):
@@ -125,7 +128,7 @@ def _stage_text(expressions: Sequence[str], layers: Sequence[Sequence[str]], def
     if final:
         text = "[" + ", ".join(_element(_substitute(e, slots)) for e in expressions) + "]"
     else:
-        text = "[" + ", ".join(f"{_LAYER}{depth}" for depth in range(first, first + count)) + "]"
+        text = "[" + ", ".join(slots[name] for name in _handed_on(expressions, layers, definitions, first, count)) + "]"
     for depth in reversed(range(first, first + count)):
         values = ", ".join(_element(_substitute(definitions[name], slots)) for name in layers[depth])
         text = f"[[{values}]].map({_LAYER}{depth},\n{text}\n)"
@@ -151,6 +154,15 @@ def _crosses_safely(layer: Sequence[str], env: CelEnvironment, definitions: Mapp
     return True
 
 
+def _handed_on(expressions: Sequence[str], layers: Sequence[Sequence[str]], definitions: Mapping[str, str],
+               first: int, count: int) -> tuple[str, ...]:
+    """The variables of layers ``first`` to ``first + count - 1`` that later layers or the
+    filter's expressions read, in layer order."""
+    later = [definitions[name] for layer in layers[first + count:] for name in layer] + list(expressions)
+    read = {ref.name for text in later for ref in composition.references(text)}
+    return tuple(name for layer in layers[first:first + count] for name in layer if name in read)
+
+
 def _needs(expressions: Sequence[str], layers: Sequence[Sequence[str]], definitions: Mapping[str, str],
            first: int, count: int, final: bool) -> tuple[str, ...]:
     earlier = {name for layer in layers[:first] for name in layer}
@@ -165,29 +177,92 @@ def build(env: CelEnvironment, expressions: Sequence[str], definitions: Mapping[
     """The plan of one filter: ``expressions`` in order, reading ``definitions`` (name ->
     expression) of which ``reads`` gives the variables each reads directly. As few programs as
     cel-cpp's parser allows: when the whole filter nests too deeply, the layers are split into
-    stages, each as long as compiles."""
+    stages, each as long as compiles. Each variable is computed under its guard (guards.py)."""
     direct = {ref.name for e in expressions for ref in composition.references(e) if ref.name in definitions}
-    layers = _layers(_closure(direct, reads), reads, order)
+    needed = _closure(direct, reads)
+    guarded, reads = _guarded(env, expressions, definitions, reads, order, needed)
+    layers = _layers(needed, reads, order)
     stages: list[Stage] = []
     first = 0
     while True:
         remaining = len(layers) - first
-        final = _compile(env, _stage_text(expressions, layers, definitions, first, remaining, True))
+        final = _compile(env, _stage_text(expressions, layers, guarded, first, remaining, True))
         if final is not None:
-            stages.append(Stage(final, first, remaining, True, _needs(expressions, layers, definitions, first, remaining, True)))
+            stages.append(Stage(final, first, remaining, True, _needs(expressions, layers, guarded, first, remaining, True)))
             break
-        count = _longest_stage(env, expressions, layers, definitions, first, remaining - 1)
+        count = _longest_stage(env, expressions, layers, guarded, first, remaining - 1)
         if count == 0:
             return FilterPlan(len(expressions))
-        program = _compile(env, _stage_text(expressions, layers, definitions, first, count, False))
+        program = _compile(env, _stage_text(expressions, layers, guarded, first, count, False))
         assert program is not None
-        names = tuple(tuple(layers[d]) for d in range(first, first + count))
-        stages.append(Stage(program, first, count, False, _needs(expressions, layers, definitions, first, count, False), names))
+        names = _handed_on(expressions, layers, guarded, first, count)
+        stages.append(Stage(program, first, count, False, _needs(expressions, layers, guarded, first, count, False), names))
         first += count
     crossing = [name for stage in stages for name in stage.needs]
     if not _crosses_safely(crossing, env, definitions):
         return FilterPlan(len(expressions))
     return FilterPlan(len(expressions), tuple(stages))
+
+
+def _guarded(env: CelEnvironment, expressions: Sequence[str], definitions: Mapping[str, str],
+             reads: Mapping[str, Sequence[str]], order: Sequence[str],
+             needed: set[str]) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """Each needed variable's definition under its guard, and what each then reads (its guard's
+    variables too). A guard that would make variables read each other in a cycle is dropped."""
+    def branch_reads(text: str) -> dict[str, list[guards.Conjunction]]:
+        try:
+            ast = env.compile(text, internal=True).ast
+        except (CelCompileError, CelAstDecodeError):
+            ast = None
+        return guards.branch_reads(ast, needed)
+
+    found = guards.guards([branch_reads(e) for e in expressions],
+                          {name: branch_reads(definitions[name]) for name in needed},
+                          [name for name in order if name in needed])
+    conditions = {name: guards.text(guard) for name, guard in found.items()}
+    while True:
+        guarded = {name: definitions[name] for name in needed}
+        widened = {name: tuple(reads.get(name, ())) for name in needed}
+        for name, condition in conditions.items():
+            if condition is None:
+                continue
+            guarded[name] = f"(\n{condition}\n) ? dyn(\n{definitions[name]}\n) : dyn(null)"
+            extra = {ref.name for ref in composition.references(condition) if ref.name in needed}
+            widened[name] = tuple(sorted(set(widened[name]) | extra))
+        cycle = _cycle(widened)
+        if not cycle:
+            return guarded, widened
+        for name in cycle:
+            conditions[name] = None
+
+
+def _cycle(reads: Mapping[str, Sequence[str]]) -> list[str]:
+    """The variables of one cycle of ``reads``, or [] when there is none."""
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    path: list[str] = []
+
+    def visit(name: str) -> list[str]:
+        state[name] = 1
+        path.append(name)
+        for read in reads.get(name, ()):
+            if read not in reads:
+                continue
+            if state.get(read) == 1:
+                return path[path.index(read):]
+            if read not in state:
+                found = visit(read)
+                if found:
+                    return found
+        path.pop()
+        state[name] = 2
+        return []
+
+    for name in reads:
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return []
 
 
 def _longest_stage(env: CelEnvironment, expressions: Sequence[str], layers: Sequence[Sequence[str]],
