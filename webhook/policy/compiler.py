@@ -72,6 +72,9 @@ class PolicyExpression:
             return None
 
 
+_AUTHORIZER_WORD = re.compile(r"\bauthorizer\b")
+
+
 @dataclass(frozen=True)
 class CompiledPolicy:
     policy: Policy
@@ -89,6 +92,14 @@ class CompiledPolicy:
 
     def variable(self, name: str) -> PolicyExpression:
         return self._variables_by_name[name]
+
+    @functools.cached_property
+    def reads_authorizer(self) -> bool:
+        """Whether any expression may read ``authorizer`` (a word of its text: comments and
+        strings included), so that a request builds the authorizer's values only when one does."""
+        expressions = (*self.validations, *self.message_expressions, *self.audit_annotations,
+                       *self.match_conditions, *self.variables)
+        return any(e is not None and _AUTHORIZER_WORD.search(e.source) for e in expressions)
 
     @property
     def name(self) -> str:

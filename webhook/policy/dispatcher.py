@@ -121,9 +121,11 @@ def _dispatch_policy(
     request = _request(outcome, attributes, matched.resource, matched.kind)
     match_request = _request(outcome, attributes, attributes.resource, matched.kind)
     collected: dict[str, list[str]] = {}
-    if outcome.authorizer_entries is None:
-        outcome.authorizer_entries = _authorizer_entries(authorizer, attributes)
-    authorizer_entries = outcome.authorizer_entries
+    authorizer_entries: dict[str, Any] = {}
+    if compiled.reads_authorizer:
+        if outcome.authorizer_entries is None:
+            outcome.authorizer_entries = _authorizer_entries(authorizer, attributes)
+        authorizer_entries = outcome.authorizer_entries
     namespace_name = request_namespace(attributes)
     # An unknown namespace leaves namespaceObject null (kube-apiserver would fail the request).
     if namespace_name not in outcome.namespaces:
