@@ -144,12 +144,14 @@ def json_type_name(value: Any) -> str:
 def _json_stream(text: str, source: str) -> Iterator[tuple[int, int, Any]]:
     decoder = json.JSONDecoder()
     position, index = 0, 0
+    line, counted = 1, 0  # newlines are counted once each, not from the start for every document
     while True:
         while position < len(text) and text[position].isspace():
             position += 1
         if position >= len(text):
             return
-        line = text.count("\n", 0, position) + 1
+        line += text.count("\n", counted, position)
+        counted = position
         try:
             value, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:

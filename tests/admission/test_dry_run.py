@@ -101,3 +101,24 @@ def test_unpairable_requests_are_errors(request_: DryRunRequest, error: str) -> 
 )
 def test_denials_are_wrapped_as_the_apiserver_wraps_them(obj: dict, prefix: str) -> None:
     assert forbidden_message(attributes_for_manifest(obj), "denied") == prefix + "denied"
+
+
+def test_processes_sharing_a_large_input_decide_as_one_process_does() -> None:
+    from webhook.admission.dry_run import admit_documents
+    from webhook.policy.loader import load_policy_set
+    from pathlib import Path
+
+    policies = load_policy_set([str(Path(__file__).resolve().parents[2] / "policies" / "pod-security")])
+    pods = []
+    for index in range(450):
+        spec: dict = {"containers": [{"name": "app", "image": "nginx"}]}
+        if index % 3 == 0:
+            spec["containers"][0]["securityContext"] = {"privileged": True}
+        pods.append(document({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{index}", "namespace": "strict"},
+                              "spec": spec}, index))
+    cluster = cluster_for(pods, namespace_labels={"strict": {"pod-security.kubernetes.io/enforce": "baseline"}})
+    serial = admit_documents(policies, pods, cluster, jobs=1)
+    shared = admit_documents(policies, pods, cluster, jobs=2)
+    assert [r.document.obj["metadata"]["name"] for r in shared] == [f"p{i}" for i in range(450)]
+    assert [(r.decision.allowed, r.status) for r in shared] == [(r.decision.allowed, r.status) for r in serial]
+    assert sum(not r.decision.allowed for r in shared) == 150

@@ -113,6 +113,19 @@ def object_key(obj: Mapping[str, Any]) -> ObjectKey:
     return ObjectKey(api_version, kind, request_namespace(obj), str(_metadata(obj).get("name") or ""))
 
 
+def _copy(value: Any) -> Any:
+    """A copy of JSON-shaped data (several times faster than copy.deepcopy, which it falls back
+    to for anything else); strings, numbers, booleans and null are shared, being immutable."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy(item) for item in value]
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
 def as_stored(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The object as validating admission sees it: defaulted (defaulting.py), and with its
     namespace filled in (or cleared) by scope.
@@ -121,7 +134,7 @@ def as_stored(obj: Mapping[str, Any]) -> dict[str, Any]:
     EnsureObjectNamespaceMatchesRequestNamespace (staging/src/k8s.io/apiserver/pkg/registry/rest/meta.go).
     """
     _, namespaced = resource_and_scope(obj)
-    stored = copy.deepcopy(dict(obj))
+    stored = _copy(dict(obj))
     apply_pod_defaults(stored)
     metadata = dict(_metadata(stored))
     if namespaced:

@@ -75,8 +75,20 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--group", action="append", default=[], help="request.userInfo.groups (repeatable)")
     parser.add_argument("--output", "-o", choices=tuple(FORMATS), default="text", help="report format (default text)")
     parser.add_argument("--suite", action="append", default=[], metavar="FILE", help="run a test-suite file (repeatable)")
+    parser.add_argument("--jobs", "-j", type=_jobs, default=0, metavar="N",
+                        help="processes deciding in parallel (default 0: one per core for large inputs; 1: this process only)")
     parser.set_defaults(run=run)
     return parser
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number, not {text!r}") from None
+    if jobs < 0:
+        raise argparse.ArgumentTypeError("--jobs cannot be negative (0 means one process per core)")
+    return jobs
 
 
 def _read_all(paths: Sequence[str], what: str) -> list[Document]:
@@ -127,7 +139,7 @@ def _run_inputs(args: argparse.Namespace, stdout: TextIO) -> int:
         old_objects=tuple(_read_all(args.old, "--old")),
     )
     cluster = cluster_for(objects, namespace_labels=namespace_labels, params=params, param_kinds=policy_set.param_kinds())
-    results = admit_documents(policy_set, objects, cluster, request)
+    results = admit_documents(policy_set, objects, cluster, request, jobs=args.jobs)
     if args.output == "text":
         colour = stdout.isatty() and not os.environ.get("NO_COLOR")
         stdout.write(text.render(results, colour=colour))
