@@ -1,0 +1,3 @@
+module celgate.invalid/bench/loadgen
+
+go 1.22
