@@ -4,7 +4,7 @@
 
 Starts a throw-away kube-apiserver + etcd (tests/e2e/controlplane.py), installs the
 wgpolicyk8s.io CRDs, creates namespace bench-restricted labelled enforce=baseline,
-warn=restricted, audit=restricted, and runs bench/webhook_load.py twice against a
+warn=restricted, audit=restricted, and runs bench/webhook_load.py (python -m bench.webhook_load) twice against a
 ``celgate serve --kubeconfig`` on it, with a Pod that passes baseline and fails restricted
 (the fixture without seccompProfile): every request then carries Warn and Audit results, the
 most a request can hand the report writer without being denied.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -41,7 +42,7 @@ from controlplane import ControlPlane  # noqa: E402
 FIXTURE = ROOT / "bench" / "fixtures" / "webhook" / "admission-review-pod-3-containers.json"
 LABELS = {"pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted",
           "pod-security.kubernetes.io/audit": "restricted"}
-_ROW = re.compile(r"^\s*(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)(?:\s+\S+){7}\s+([\d.]+|n/a)\s+[\d.]+\s*$", re.M)
+_ROW = re.compile(r"^\s*(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)(?:\s+\S+){6}\s+([\d.]+|n/a)\s+[\d.]+\s*$", re.M)
 
 
 def _warned_review(directory: Path) -> Path:
@@ -69,11 +70,12 @@ def _setup(cp: ControlPlane) -> None:
 
 
 def _run(name: str, args: argparse.Namespace, kubeconfig: str, review: Path, serve_args: list[str]) -> tuple[int, str]:
-    command = [sys.executable, str(ROOT / "bench" / "webhook_load.py"), "--kubeconfig", kubeconfig, "--review", str(review),
+    command = [sys.executable, "-m", "bench.webhook_load", "--kubeconfig", kubeconfig, "--review", str(review),
                "--duration", str(args.duration), "--warmup", str(args.warmup), "--levels", *map(str, args.levels),
                *[f"--serve-arg={a}" for a in serve_args]]
     print(f"=== {name}: {' '.join(serve_args)}", flush=True)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     print(done.stdout + done.stderr[-2000:], flush=True)
     return done.returncode, done.stdout
 

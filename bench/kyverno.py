@@ -112,7 +112,8 @@ def _version(kyverno: Path) -> str:
     done = subprocess.run([str(kyverno), "version"], capture_output=True, text=True, timeout=60)
     for line in done.stdout.splitlines():
         if line.lower().startswith("version"):
-            return line.partition(":")[2].strip()
+            found = line.partition(":")[2].strip()
+            return VERSION if found in ("", "(devel)") else found
     return VERSION
 
 

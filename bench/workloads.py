@@ -146,7 +146,8 @@ _VIOLATIONS = {
     "hostPath": "baseline",
     "hostNetwork": "baseline",
     "runAsRoot": "restricted",
-    "capabilities": "restricted",
+    "capabilities": "baseline",  # NET_ADMIN is beyond baseline's default set
+    "dropAll": "restricted",
     "seccomp": "restricted",
 }
 
@@ -164,6 +165,8 @@ def _violate(spec: dict[str, Any], violation: str) -> None:
         first["securityContext"].pop("runAsNonRoot")
     elif violation == "capabilities":
         first["securityContext"]["capabilities"] = {"add": ["NET_ADMIN"]}
+    elif violation == "dropAll":
+        first["securityContext"].pop("capabilities")
     elif violation == "seccomp":
         spec["securityContext"].pop("seccompProfile")
         for container in spec["containers"]:
