@@ -75,6 +75,10 @@ def _number(value: float | None) -> str:
     return f"{value:.2f}" if magnitude >= 0.1 or value == 0 else f"{value:.3f}"
 
 
+def _count(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
 COLUMNS = ("section", "figure", "unit", "current", "baseline", "×", "note")
 
 
@@ -82,7 +86,8 @@ def table_rows(run: Run) -> list[list[str]]:
     rows = []
     for figure in run.figures:
         factor = figure.factor
-        rows.append([figure.section, figure.name, figure.unit, _number(figure.current), _number(figure.baseline),
+        show = _count if figure.unit == "count" else _number
+        rows.append([figure.section, figure.name, figure.unit, show(figure.current), show(figure.baseline),
                      "-" if factor is None else f"{factor:.2f}", figure.note])
     return rows
 

@@ -89,7 +89,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def profile(args: argparse.Namespace) -> dict[str, Any]:
-    """pyinstrument over ``args.seconds`` of decide() on one Pod; the top entries by own time."""
+    """pyinstrument (1 ms interval) over ``args.seconds`` of decide() on one Pod; the top entries by own time."""
     from pyinstrument import Profiler
 
     api = _api()
@@ -99,7 +99,7 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     attributes = requests[args.pod]
     for _ in range(args.warmup):
         api["decide"](policy_set, attributes, cluster)
-    profiler = Profiler(interval=0.0002)
+    profiler = Profiler(interval=0.001)
     runs = 0
     profiler.start()
     began = time.perf_counter()
@@ -112,7 +112,9 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     total: dict[str, float] = {}
 
     def walk(frame: Any, ancestors: frozenset[str]) -> None:
-        key = f"{frame.function} ({_short(frame.file_path)}:{frame.line_no})"
+        if frame.is_synthetic:  # [self], [await] and the like: their time is their parent's own time
+            return
+        key = _entry(frame)
         own[key] = own.get(key, 0.0) + frame.total_self_time
         if key not in ancestors:  # recursion: count a function's inclusive time once per stack
             total[key] = total.get(key, 0.0) + frame.time
@@ -129,6 +131,15 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         "top_self": [{"entry": k, "self_pct": 100 * v / duration, "total_pct": 100 * total.get(k, 0.0) / duration}
                      for k, v in top],
     }
+
+
+def _entry(frame: Any) -> str:
+    function = frame.function or "?"
+    if "pybind11_detail_function_record" in function:  # cel-cpp's bindings: Activation, eval, plain_value
+        return f"cel_expr_python {function.rpartition('.')[2]} (native)"
+    if frame.file_path is None or frame.file_path.startswith("<"):
+        return f"{function} (builtin)"
+    return f"{function} ({_short(frame.file_path)}:{frame.line_no})"
 
 
 def _short(path: str | None) -> str:
