@@ -113,7 +113,7 @@ def render(run: Run) -> str:
         f"machine:  {machine['nproc']} CPUs, {machine['cpu_model']}, Python {machine['python']}",
         f"load avg: {' '.join(f'{v:.2f}' for v in machine['load_average'])} before, "
         f"{' '.join(f'{v:.2f}' for v in run.load_after) or '?'} after (1/5/15 min; "
-        f"above {machine['nproc']} other work shares the cores)",
+        f"above {machine['nproc']} means other work shared the {machine['nproc']} cores)",
         "× = improvement factor of current over baseline (>1 is better)",
         "",
         line(list(COLUMNS)),
