@@ -120,3 +120,36 @@ def render(run: Run) -> str:
         line(["-" * w for w in widths]),
     ]
     return "\n".join(header + [line(row) for row in rows]) + "\n"
+
+
+def markdown(data: dict[str, Any], sections: list[str] | None = None) -> str:
+    """The table of a run's JSON as Markdown (for the README), with the machine and trees above it."""
+    machine, trees = data["machine"], data["trees"]
+    baseline = trees.get("baseline")
+    lines = [
+        f"`{data['command']}` on {data['started'][:16].replace('T', ' ')} UTC, current tree "
+        f"`{trees['current']['revision'][:7]}`" + (f" beside baseline `{baseline['revision'][:7]}`" if baseline else "")
+        + f"; {machine['nproc']} CPUs ({machine['cpu_model']}), Python {machine['python']}, load average "
+        f"{machine['load_average'][0]:.1f} before and {(data.get('load_after') or [0])[0]:.1f} after.",
+        "",
+        "| figure | unit | current | baseline | × | note |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for raw in data["figures"]:
+        if sections and raw["section"] not in sections:
+            continue
+        show = _count if raw["unit"] == "count" else _number
+        factor = raw.get("factor")
+        lines.append(f"| {raw['name'].replace('|', '/')} | {raw['unit']} | {show(raw['current'])} | "
+                     f"{show(raw['baseline'])} | {'-' if factor is None else f'{factor:.2f}'} | "
+                     f"{raw['note'].replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        print("usage: python -m bench.report RUN.json   (prints the run's table as Markdown)", file=sys.stderr)
+        sys.exit(2)
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())), end="")

@@ -5,7 +5,8 @@ revision, as one table on stdout and JSON in a file.
                     [--baseline REV | --no-baseline] [--out FILE]
 
 Sections run in the order above; within a section the current tree and the baseline run back
-to back, so a change in the machine's load hits both alike. A section that cannot run (no PSA
+to back (the webhook's levels alternate between two live servers), so a change in the
+machine's load hits both alike. A section that cannot run (no PSA
 corpus, no control plane, no Kyverno CLI) gives one "skipped: <reason>" row and the run goes on.
 Exit code 0 when every section that ran produced its figures, 1 when one failed, 2 on bad usage.
 """
@@ -189,8 +190,8 @@ class Bench:
             print(f"  webhook {tree.label}: {result.connections} conns {result.rps:.0f} req/s "
                   f"p99 {result.p99_ms:.1f} ms, {result.errors} errors", file=sys.stderr, flush=True)
 
-        data = self.each_tree(lambda tree: webhook_load.run_tree(
-            tree, list(s.webhook_levels), s.webhook_seconds, s.webhook_warmup, progress=progress))
+        data = webhook_load.run_trees(self.trees, list(s.webhook_levels), s.webhook_seconds, s.webhook_warmup,
+                                      progress=progress)
         self.run.details["webhook"] = data
         for label, d in data.items():
             if not d["server_clean"]:

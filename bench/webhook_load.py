@@ -305,38 +305,47 @@ def server_exit_clean(code: int | None, problems: list[str]) -> bool:
         "Traceback" in line or '"level":"error"' in line or "restarting" in line for line in problems)
 
 
-def run_tree(tree: Tree, levels: list[int], seconds: float, warmup: float, workers: int = 2,
-             log_level: str = "info", kubeconfig: str | None = None, review: dict[str, Any] | None = None,
-             serve_args: list[str] | None = None, progress: Any = None) -> dict[str, Any]:
-    """Every level against one server of ``tree``; the data the table and JSON are made of."""
+def run_trees(trees: list[Tree], levels: list[int], seconds: float, warmup: float, workers: int = 2,
+              log_level: str = "info", kubeconfig: str | None = None, review: dict[str, Any] | None = None,
+              serve_args: list[str] | None = None, progress: Any = None) -> dict[str, dict[str, Any]]:
+    """Every level against one server per tree, the trees alternating level by level (the idle
+    server waits), so drift in the machine's load hits every tree alike; data per tree label."""
     loadgen = load_generator.build()
     review = review or admission_review(typical_pod())
-    with tempfile.TemporaryDirectory(prefix=f"celgate-bench-{tree.label}-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="celgate-bench-webhook-") as scratch:
         workdir = Path(scratch)
         body = workdir / "review.json"
         body.write_text(json.dumps(review, separators=(",", ":")))
-        server = CelgateServer(tree, workdir, workers, log_level, kubeconfig, serve_args)
-        results: list[LevelResult] = []
+        servers = {tree.label: CelgateServer(tree, workdir / tree.label, workers, log_level, kubeconfig, serve_args)
+                   for tree in trees}
+        results: dict[str, list[LevelResult]] = {tree.label: [] for tree in trees}
+        idle: dict[str, float] = {}
+        denials: dict[str, str] = {}
+        exits: dict[str, tuple[int | None, list[str]]] = {}
         try:
-            server.start()
-            rss_idle = server.rss_mb()
-            denial = preflight(server, review)
+            for label, server in servers.items():
+                server.start()
+                idle[label] = server.rss_mb()
+                denials[label] = preflight(server, review)
             for connections in levels:
-                result = measure_level(server, loadgen, body, connections, seconds, warmup)
-                results.append(result)
-                if progress:
-                    progress(tree, result)
-                if result.denied:
-                    raise BenchError(f"{result.denied} answer(s) from {tree.label} were denied at {connections} "
-                                     f"connections; the review or the server is wrong. First: {result.first_bad}")
-                if not server.alive():
-                    raise BenchError(f"celgate serve ({tree.label}) died during the run:\n{server.log_tail()}")
+                for label, server in servers.items():
+                    result = measure_level(server, loadgen, body, connections, seconds, warmup)
+                    results[label].append(result)
+                    if progress:
+                        progress(server.tree, result)
+                    if result.denied:
+                        raise BenchError(f"{result.denied} answer(s) from {label} were denied at {connections} "
+                                         f"connections; the review or the server is wrong. First: {result.first_bad}")
+                    if not server.alive():
+                        raise BenchError(f"celgate serve ({label}) died during the run:\n{server.log_tail()}")
         finally:
-            code = server.stop()
-            problems = server.log_problems()
-    return {"levels": [r.to_json() for r in results], "rss_idle_mb": rss_idle, "body_bytes": body_size(review),
-            "preflight_denial": denial[:200], "server_exit": code, "server_clean": server_exit_clean(code, problems),
-            "log_problems": problems[:20], "workers": workers, "log_level": log_level}
+            for label, server in servers.items():
+                exits[label] = (server.stop(), server.log_problems())
+    return {label: {"levels": [r.to_json() for r in results[label]], "rss_idle_mb": idle.get(label),
+                    "body_bytes": body_size(review), "preflight_denial": denials.get(label, "")[:200],
+                    "server_exit": exits[label][0], "server_clean": server_exit_clean(*exits[label]),
+                    "log_problems": exits[label][1][:20], "workers": workers, "log_level": log_level}
+            for label in servers}
 
 
 def body_size(review: dict[str, Any]) -> int:
@@ -383,8 +392,8 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     print(_row(list(_COLUMNS)), flush=True)
     try:
-        data = run_tree(tree, args.levels, args.duration, args.warmup, args.workers, args.log_level, args.kubeconfig,
-                        review, args.serve_arg, progress=print_level)
+        data = run_trees([tree], args.levels, args.duration, args.warmup, args.workers, args.log_level,
+                         args.kubeconfig, review, args.serve_arg, progress=print_level)[tree.label]
     except (BenchError, load_generator.LoadGeneratorError) as exc:
         print(f"\nwebhook_load: FAILED: {exc}", file=sys.stderr)
         return 1
