@@ -43,9 +43,17 @@ def source_hash() -> str:
     return digest.hexdigest()[:16]
 
 
+def _target() -> Path:
+    return CACHE / "bin" / f"loadgen-{source_hash()}"
+
+
+def built() -> bool:
+    return _target().exists()
+
+
 def build() -> Path:
     """The binary for the current source, building it when absent."""
-    target = CACHE / "bin" / f"loadgen-{source_hash()}"
+    target = _target()
     if target.exists():
         return target
     go = go_binary()

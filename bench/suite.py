@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from bench import cli_throughput, e2e_latency, kyverno, machine, webhook_load, workloads
+from bench import cli_throughput, e2e_latency, kyverno, load_generator, machine, webhook_load, workloads
 from bench.report import Figure, Run, render
 from bench.trees import CACHE, Tree, TreeError, baseline_tree, current_tree, default_baseline
 
@@ -189,6 +189,8 @@ class Bench:
             print(f"  webhook {tree.label}: {result.connections} conns {result.rps:.0f} req/s "
                   f"p99 {result.p99_ms:.1f} ms, {result.errors} errors", file=sys.stderr, flush=True)
 
+        if load_generator.go_binary() is None and not load_generator.built():
+            raise SectionSkipped("no Go toolchain to build the load generator (bench/loadgen)")
         data = webhook_load.run_trees(self.trees, list(s.webhook_levels), s.webhook_seconds, s.webhook_warmup,
                                       progress=progress)
         self.run.details["webhook"] = data
