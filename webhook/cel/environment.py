@@ -219,6 +219,7 @@ class CelEnvironment:
         self._strict_env: Any = None
         self._bind_checked: set[str] = set()
         self._cache: dict[str, CompiledExpression] = {}
+        self._type_check_cache: dict[str, CompiledExpression] = {}  # compile(type_check_only=True)
         self._lock = threading.Lock()
 
     def calls(self) -> runtime_cost.Calls:
@@ -291,16 +292,23 @@ class CelEnvironment:
                 raise CelCompileError(expression, message) from None
         self._bind_checked.add(expression)
 
-    def compile(self, expression: str, *, internal: bool = False, checks: bool | None = None) -> CompiledExpression:
+    def compile(
+        self, expression: str, *, internal: bool = False, checks: bool | None = None, type_check_only: bool = False,
+    ) -> CompiledExpression:
         """Compile (or fetch from cache); raises CelCompileError in cel-go's wording.
 
         ``internal`` is for celgate's own rewrites, which may use ``cel.bind`` to type-check
         (such a program is not ``runnable``); they skip cel-go's compile-time checks (``checks``
         says otherwise), having passed them part by part. A user's expression that would run with a lazily
-        bound slot is refused with a compile error rather than evaluated wrongly."""
+        bound slot is refused with a compile error rather than evaluated wrongly.
+
+        ``type_check_only`` (internal texts only) is for a program that is never run: it is
+        checked as any other, but not rewritten to run as cel-go would, and is not ``runnable``."""
         if not internal:
             self._reject_cel_bind(expression)
         cached = self._cache.get(expression)
+        if cached is None and type_check_only:
+            cached = self._type_check_cache.get(expression)
         if cached is not None:
             return cached
         checked = True
@@ -320,6 +328,11 @@ class CelEnvironment:
                 # k8s admission/plugin/cel/compile.go wraps env.Program errors this way.
                 raise CelCompileError(expression, f"program instantiation failed: {folding_error}")
         output_type = program.return_type().name() if checked else "DYN"
+        if type_check_only and internal:
+            compiled = CompiledExpression(expression, program, ast, output_type, checked, self, runnable=False)
+            with self._lock:
+                self._type_check_cache[expression] = compiled
+            return compiled
         program, runnable = self._runnable(program, ast, checked)
         if not runnable and not internal:
             raise CelCompileError(expression, compat.LAZY_BIND_REFUSAL)

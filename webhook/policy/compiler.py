@@ -203,7 +203,7 @@ class _PolicyCompiler:
             composed = composition.compose(expression, dependencies, self.definitions, set(visible))
             try:
                 # with cel-go's compile-time checks: they see the variables' types (format())
-                typed = self.env.compile(composed.text, internal=True, checks=True)
+                typed = self.env.compile(composed.text, internal=True, checks=True, type_check_only=True)
             except CelCompileError as exc:
                 remapped = composition.remap_errors(exc.message, composed, expression)
                 if remapped:
