@@ -267,8 +267,14 @@ def _cycle(reads: Mapping[str, Sequence[str]]) -> list[str]:
 
 def _longest_stage(env: CelEnvironment, expressions: Sequence[str], layers: Sequence[Sequence[str]],
                    definitions: Mapping[str, str], first: int, most: int) -> int:
-    """How many layers from ``first`` (at most ``most``) compile as one stage; 0 when none."""
-    low, high = 0, most  # invariant: ``low`` layers compile (0 trivially)
+    """How many layers from ``first`` (at most ``most``) compile as one stage; 0 when none.
+
+    Whether layers compile is monotone in their number (each more nests deeper), so this is a
+    binary search; ``most`` is tried first, as a filter too deep by a layer is the usual case
+    and each probe is a full compile."""
+    if most > 0 and _compile(env, _stage_text(expressions, layers, definitions, first, most, False)) is not None:
+        return most
+    low, high = 0, most - 1  # invariant: ``low`` layers compile (0 trivially)
     while low < high:
         middle = (low + high + 1) // 2
         if _compile(env, _stage_text(expressions, layers, definitions, first, middle, False)) is not None:
