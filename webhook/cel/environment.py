@@ -3,7 +3,8 @@
 An environment is built from a set of declared variables (for VAP: ``object``,
 ``oldObject``, ``request``, ``params``, ``namespaceObject``, ``authorizer``, ...) and every
 library kube-apiserver enables for ValidatingAdmissionPolicy. Compiled expressions are cached
-per environment, so a policy reload or a second binding does not compile twice.
+per environment, so a policy reload or a second binding does not compile twice, and, in an
+environment given a store (compile_cache.py), kept on disk, so a second start compiles nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cel_expr_python.ext import ext_bindings, ext_optional
 from webhook.cel import cost as cost_model
 from webhook.cel import compat, ext_strings, optional_macros, presence, runtime_cost, runtime_errors
 from webhook.cel.ast import CheckedAst, decode_checked
+from webhook.cel.compile_cache import CompileCache
 from webhook.cel.errors import CelCompileError, CelCostError, CelEvaluationError
 from webhook.cel.library import all_libraries
 from webhook.cel.limits import OUT_OF_BUDGET, PER_CALL_LIMIT, RUNTIME_CEL_COST_BUDGET
@@ -188,10 +190,19 @@ def _error_text(result: cel.Value) -> str:
         return "evaluation error"
 
 
-class CelEnvironment:
-    """Variables + libraries; compiles and caches expressions."""
+@dataclass(frozen=True)
+class TypeCheck:
+    """What checking a text tells without a program to run (CelEnvironment.type_check)."""
 
-    def __init__(self, variables: Mapping[str, cel.Type]) -> None:
+    output_type: str  # cel-cpp's name of the checked type; "DYN" when it compiled unchecked
+    checked: bool
+
+
+class CelEnvironment:
+    """Variables + libraries; compiles and caches expressions (in memory, and in ``store``,
+    compile_cache.py's outcomes on disk, when one is given)."""
+
+    def __init__(self, variables: Mapping[str, cel.Type], store: CompileCache | None = None) -> None:
         self.variables = dict(variables)
         libraries = all_libraries()
         extensions: list[cel.CelExtensionBase] = [
@@ -219,8 +230,11 @@ class CelEnvironment:
         self._strict_env: Any = None
         self._bind_checked: set[str] = set()
         self._cache: dict[str, CompiledExpression] = {}
-        self._type_check_cache: dict[str, CompiledExpression] = {}  # compile(type_check_only=True)
+        self._type_checks: dict[str, TypeCheck] = {}
         self._lock = threading.Lock()
+        self._store = store if store is not None else CompileCache(None)
+        # what, besides the code (compile_cache.code_fingerprint), a stored outcome depends on
+        self._identity = "\0".join(f"{name}:{kind.name()}" for name, kind in sorted(self.variables.items()))
 
     def calls(self) -> runtime_cost.Calls:
         """Single-call programs for the exact cost evaluator (runtime_cost.py)."""
@@ -292,25 +306,64 @@ class CelEnvironment:
                 raise CelCompileError(expression, message) from None
         self._bind_checked.add(expression)
 
-    def compile(
-        self, expression: str, *, internal: bool = False, checks: bool | None = None, type_check_only: bool = False,
-    ) -> CompiledExpression:
+    def compile(self, expression: str, *, internal: bool = False, checks: bool | None = None) -> CompiledExpression:
         """Compile (or fetch from cache); raises CelCompileError in cel-go's wording.
 
         ``internal`` is for celgate's own rewrites, which may use ``cel.bind`` to type-check
         (such a program is not ``runnable``); they skip cel-go's compile-time checks (``checks``
         says otherwise), having passed them part by part. A user's expression that would run with a lazily
-        bound slot is refused with a compile error rather than evaluated wrongly.
-
-        ``type_check_only`` (internal texts only) is for a program that is never run: it is
-        checked as any other, but not rewritten to run as cel-go would, and is not ``runnable``."""
+        bound slot is refused with a compile error rather than evaluated wrongly."""
         if not internal:
             self._reject_cel_bind(expression)
         cached = self._cache.get(expression)
-        if cached is None and type_check_only:
-            cached = self._type_check_cache.get(expression)
         if cached is not None:
             return cached
+        validate = (not internal) if checks is None else checks
+        mode = f"compile internal={internal} checks={validate}"
+        compiled = self._from_store(mode, expression)
+        if compiled is None:
+            try:
+                compiled = self._compile_fresh(expression, internal, validate)
+            except CelCompileError as exc:
+                self._store_outcome(mode, expression, ("error", expression, exc.message))
+                raise
+            self._store_outcome(mode, expression, (
+                "compiled", expression, compiled.output_type, compiled.checked, compiled.runnable,
+                compiled.program.serialize(), compiled.ast,
+            ))
+        with self._lock:
+            self._cache[expression] = compiled
+        return compiled
+
+    def type_check(self, expression: str) -> TypeCheck:
+        """Check one of celgate's own texts that is never run (composition.py's composed
+        expressions) as :meth:`compile` with ``internal=True, checks=True`` would, without
+        making a program to run; raises CelCompileError."""
+        cached = self._cache.get(expression) or self._type_checks.get(expression)
+        if cached is not None:
+            return TypeCheck(cached.output_type, cached.checked)
+        mode = "type-check"
+        key = self._key(mode, expression)
+        entry = self._store.get(key) if key else None
+        if entry is not None and entry[:2] == ("typed", expression):
+            outcome = TypeCheck(entry[2], entry[3])
+        elif entry is not None and entry[:2] == ("error", expression):
+            raise CelCompileError(expression, entry[2])
+        else:
+            try:
+                program, _, checked = self._checked(expression, validate=True)
+            except CelCompileError as exc:
+                self._store_outcome(mode, expression, ("error", expression, exc.message))
+                raise
+            outcome = TypeCheck(program.return_type().name() if checked else "DYN", checked)
+            self._store_outcome(mode, expression, ("typed", expression, outcome.output_type, outcome.checked))
+        with self._lock:
+            self._type_checks[expression] = outcome
+        return outcome
+
+    def _checked(self, expression: str, *, validate: bool) -> tuple[cel.Expression, CheckedAst, bool]:
+        """cel-cpp's program for the text as written, its AST, and whether it type-checked;
+        with ``validate``, cel-go's compile-time checks too."""
         checked = True
         try:
             program = self._env.compile(expression)
@@ -321,22 +374,44 @@ class CelEnvironment:
             program = self._env.compile(expression, disable_check=True)
             checked = False
         ast = decode_checked(program.serialize(), expression)
-        if (not internal) if checks is None else checks:
+        if validate:
             validate_ast(ast, expression)
             folding_error = compat.failing_constant_conversion(ast, self._constant_error)
             if folding_error is not None:
                 # k8s admission/plugin/cel/compile.go wraps env.Program errors this way.
                 raise CelCompileError(expression, f"program instantiation failed: {folding_error}")
+        return program, ast, checked
+
+    def _compile_fresh(self, expression: str, internal: bool, validate: bool) -> CompiledExpression:
+        program, ast, checked = self._checked(expression, validate=validate)
         output_type = program.return_type().name() if checked else "DYN"
-        if type_check_only and internal:
-            compiled = CompiledExpression(expression, program, ast, output_type, checked, self, runnable=False)
-            with self._lock:
-                self._type_check_cache[expression] = compiled
-            return compiled
         program, runnable = self._runnable(program, ast, checked)
         if not runnable and not internal:
             raise CelCompileError(expression, compat.LAZY_BIND_REFUSAL)
-        compiled = CompiledExpression(expression, program, ast, output_type, checked, self, runnable)
-        with self._lock:
-            self._cache[expression] = compiled
-        return compiled
+        return CompiledExpression(expression, program, ast, output_type, checked, self, runnable)
+
+    def _key(self, mode: str, expression: str) -> str:
+        return self._store.key(self._identity, mode, expression) if self._store.enabled else ""
+
+    def _from_store(self, mode: str, expression: str) -> CompiledExpression | None:
+        """The stored outcome of compiling ``expression`` so: None when there is none (or it
+        cannot be used), and the stored CelCompileError raised again."""
+        key = self._key(mode, expression)
+        entry = self._store.get(key) if key else None
+        if entry is None or entry[1:2] != (expression,):
+            return None
+        if entry[0] == "error" and len(entry) == 3:
+            raise CelCompileError(expression, entry[2])
+        if entry[0] != "compiled" or len(entry) != 7:
+            return None
+        _, _, output_type, checked, runnable, serialized, ast = entry
+        try:
+            program = self._env.deserialize(serialized)
+        except RuntimeError:
+            return None
+        return CompiledExpression(expression, program, ast, output_type, checked, self, runnable)
+
+    def _store_outcome(self, mode: str, expression: str, entry: tuple[Any, ...]) -> None:
+        key = self._key(mode, expression)
+        if key:
+            self._store.put(key, entry)

@@ -3,22 +3,26 @@
 Two environments, as upstream: ``params`` is declared only for policies with a paramKind
 (k8s.io/apiserver/pkg/admission/plugin/cel/compile.go, OptionalVariableDeclarations), so
 ``params.x`` in a policy without one is a compile error. Expressions that read
-``variables.<name>`` are composed with their variables (see composition.py).
+``variables.<name>`` are composed with their variables (see composition.py). Both keep their
+compile outcomes on disk (webhook/cel/compile_cache.py), so a restart recompiles nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-
+import gc
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from cel_expr_python import cel
 
 from webhook.cel import CelCompileError, CelEnvironment, CompiledExpression
+from webhook.cel.environment import TypeCheck
 from webhook.cel.ast import Comprehension
+from webhook.cel.compile_cache import CompileCache, default_directory
 from webhook.cel.library.authz import AUTHORIZER_VARIABLES
 from webhook.cel.string_format import go_quote  # field.Invalid prints values with Go's %q
 from webhook.policy import composition, plan
@@ -30,6 +34,16 @@ _envs: dict[bool, CelEnvironment] = {}
 _envs_lock = threading.Lock()
 
 
+_stores: list[CompileCache] = []
+
+
+def _store() -> CompileCache:
+    """The on-disk store of compile outcomes (compile_cache.py), one per process."""
+    if not _stores:
+        _stores.append(CompileCache(default_directory()))
+    return _stores[0]
+
+
 def environment(with_params: bool) -> CelEnvironment:
     """The (shared) VAP environment, with or without ``params``."""
     with _envs_lock:
@@ -38,7 +52,7 @@ def environment(with_params: bool) -> CelEnvironment:
             names = _BASE_VARIABLES + (("params",) if with_params else ())
             variables: dict[str, cel.Type] = {name: cel.Type.DYN for name in names}
             variables.update(AUTHORIZER_VARIABLES)
-            env = _envs[with_params] = CelEnvironment(variables)
+            env = _envs[with_params] = CelEnvironment(variables, store=_store())
         return env
 
 
@@ -149,6 +163,7 @@ class _PolicyCompiler:
         self.failed_variables: set[str] = set()
         # name -> names it reads directly (only earlier, declared ones)
         self.reads: dict[str, list[str]] = {}
+        self.bound_names: dict[str, frozenset[str]] = {}  # variable -> its comprehension variables
 
     def invalid(self, path: str, expression: str, message: str) -> None:
         self.problems.append(ExpressionProblem(path, f"Invalid value: {go_quote(expression)}: {message}"))
@@ -196,14 +211,14 @@ class _PolicyCompiler:
             if variable:
                 self.failed_variables.add(variable)
             return None  # the variable's own problem is reported
-        typed = direct
+        typed: CompiledExpression | TypeCheck = direct
         if dependencies and len(dependencies) <= _MAX_COMPOSED_VARIABLES:
             # Type-checked with the variables' own types, as upstream declares them; the
             # composed text is never run (composition.py).
             composed = composition.compose(expression, dependencies, self.definitions, set(visible))
             try:
                 # with cel-go's compile-time checks: they see the variables' types (format())
-                typed = self.env.compile(composed.text, internal=True, checks=True, type_check_only=True)
+                typed = self.env.type_check(composed.text)
             except CelCompileError as exc:
                 remapped = composition.remap_errors(exc.message, composed, expression)
                 if remapped:
@@ -213,7 +228,10 @@ class _PolicyCompiler:
                     return None
                 # only the composition failed (cel-cpp's parser stops at nesting depth 32): dyn
         if returns is not None and typed.checked and typed.output_type not in returns:
-            actual = cel_go_type_name(typed.program.return_type().name())
+            # named, as ever, after the program that would run it: a rewrite for cel-go's
+            # semantics can widen a type (``[1, 2][?1].value()`` then reads dyn, not int)
+            runs = direct if typed is direct else self.env.compile(composed.text, internal=True, checks=True)
+            actual = cel_go_type_name(runs.program.return_type().name())
             if len(returns) == 1:
                 reason = f"must evaluate to {_TYPE_TEXT[returns[0]]} but got {actual}"
             else:
@@ -228,13 +246,20 @@ class _PolicyCompiler:
         would capture a name an inlined definition reads."""
         if not dependencies:
             return None
-        captured = _bound_names(direct) | {n for name in dependencies for n in _bound_names(self.env.compile(self.definitions[name]))}
+        captured = _bound_names(direct).union(*(self._bound_names_of(name) for name in dependencies))
         if captured & _INLINED_FREE_NAMES:
             return None
         try:
             return composition.inline(expression, self.definitions, visible)
         except ValueError:
             return None
+
+    def _bound_names_of(self, variable: str) -> frozenset[str]:
+        # each variable's, once per policy: every expression reading it asks again
+        names = self.bound_names.get(variable)
+        if names is None:
+            names = self.bound_names[variable] = frozenset(_bound_names(self.env.compile(self.definitions[variable])))
+        return names
 
     def _closure(self, direct: list[str]) -> list[str]:
         needed: set[str] = set()
@@ -315,8 +340,26 @@ def _undeclared_references(expression: str, names: tuple[str, ...]) -> str:
     return "\n".join(errors)
 
 
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Compiling builds a few hundred thousand AST nodes and none of them is garbage, so the
+    cyclic collector's passes over them (a fifth of a policy's compile) find nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def compile_policy(policy: Policy) -> tuple[CompiledPolicy | None, list[ExpressionProblem]]:
     """The compiled policy, or None and every compile problem (field paths under ``spec``)."""
+    with _collection_paused():
+        return _compile_policy(policy)
+
+
+def _compile_policy(policy: Policy) -> tuple[CompiledPolicy | None, list[ExpressionProblem]]:
     compiler = _PolicyCompiler(policy)
     variables = []
     for i, variable in enumerate(policy.variables):
