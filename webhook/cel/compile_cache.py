@@ -28,9 +28,7 @@ import io
 import os
 import pickle
 import sys
-import tempfile
 import threading
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +46,8 @@ def default_directory() -> Path | None:
 
 
 def _version(distribution: str) -> str:
+    from importlib import metadata  # only when a key is first made: it is slow to import
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
@@ -112,6 +112,8 @@ class CompileCache:
         directory = self.directory
         if directory is None:
             return
+        import tempfile  # only when something is written: a warm start never needs it
+
         try:
             data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             folder = directory / key[:2]

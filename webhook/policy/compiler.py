@@ -330,6 +330,8 @@ def _undeclared_references(expression: str, names: tuple[str, ...]) -> str:
     """cel-go's error for variables this kind of expression does not declare (upstream
     compiles matchConditions without ``variables`` and messageExpressions without
     ``authorizer``)."""
+    if not names:
+        return ""
     errors = []
     previous = None
     for token in composition.tokens(expression):
