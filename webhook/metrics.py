@@ -132,6 +132,16 @@ BAD_REQUESTS = Counter(
     "Requests rejected before evaluation (malformed, too large, wrong content type, too slow).",
     ["reason"],
 )
+SHED_REQUESTS = Counter(
+    "celgate_admission_requests_shed",
+    "AdmissionReview requests answered 429 Too Many Requests at once because the worker already had "
+    "--max-in-flight requests (its share) in flight.",
+)
+MAX_IN_FLIGHT = Gauge(
+    "celgate_admission_max_in_flight",
+    "Requests admitted at once before new ones are shed (the sum of the workers' shares of --max-in-flight).",
+    multiprocess_mode="livesum",
+)
 EVALUATION_TIMEOUTS = Counter(
     "celgate_evaluation_timeouts_total",
     "Requests whose evaluation missed the deadline and failed closed.",

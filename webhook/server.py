@@ -4,6 +4,12 @@ Everything a caller can get wrong is answered with a 4xx and a message (never a 
 never an allow): wrong method or content type, a body over the limit or too slow to arrive,
 JSON that is not an AdmissionReview. Evaluation runs in a worker thread under a deadline kept
 below the webhook's ``timeoutSeconds``; a miss fails closed, as failurePolicy Fail would.
+
+Overload is shed, not queued: past ``max_in_flight`` requests in this worker a new one is answered
+429 Too Many Requests with ``Retry-After: 1`` before its body is read, in well under a millisecond
+of event-loop time. kube-apiserver's REST client retries a 429 (or 5xx) that carries Retry-After
+after that many seconds, up to 10 times within the webhook's timeoutSeconds, and then applies the
+failurePolicy (client-go rest/with_retry.go, checkWait); see docs/failure-modes.md.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT_SECONDS = 5.0
 # The ValidatingWebhookConfiguration allows timeoutSeconds up to 30 and defaults to 10.
 DEFAULT_EVALUATION_TIMEOUT_SECONDS = 8.0
+# Seconds a shed caller is asked to wait; client-go reads whole seconds only (retryAfterSeconds).
+RETRY_AFTER_SECONDS = 1
 
 
 @dataclass
@@ -49,6 +57,8 @@ class ServerState:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS
     evaluation_timeout: float = DEFAULT_EVALUATION_TIMEOUT_SECONDS
+    # This worker's share of --max-in-flight: requests past it are shed with a 429; None: no limit.
+    max_in_flight: int | None = None
     extra_routes: list[Route] = field(default_factory=list)
     # webhook/policy_report_writer.PolicyReportRecorder, or None (--no-policy-reports, no cluster).
     reports: Any = None
@@ -119,8 +129,29 @@ def _param_ref_json(ref: ParamRef | None) -> dict[str, Any] | None:
             "parameterNotFoundAction": ref.parameter_not_found_action}
 
 
+def _shed(limit: int) -> JSONResponse:
+    response = _status(429, "TooManyRequests",
+                       f"celgate: {limit} requests already in flight in this worker; retry in {RETRY_AFTER_SECONDS}s")
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def create_app(state: ServerState) -> Starlette:
+    # One event loop per worker: a plain counter is exact, no lock needed.
+    admitted = 0
+
     async def validate(request: Request) -> Response:
+        nonlocal admitted
+        if state.max_in_flight is not None and admitted >= state.max_in_flight:
+            metrics.SHED_REQUESTS.inc()
+            return _shed(state.max_in_flight)
+        admitted += 1
+        try:
+            return await _validate(request)
+        finally:
+            admitted -= 1
+
+    async def _validate(request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
         if content_type.split(";", 1)[0].strip().lower() != "application/json":
             metrics.BAD_REQUESTS.labels("content_type").inc()

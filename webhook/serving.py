@@ -3,7 +3,13 @@
 The parent binds the listening socket(s) once and forks ``workers`` processes that share them,
 so both cores answer requests (evaluation is CPU-bound Python). Each worker serves the same
 app over the same TLS context, polls policy and certificate files, and shuts down gracefully
-on SIGTERM: uvicorn stops accepting, finishes in-flight requests, then exits.
+on SIGTERM: uvicorn stops accepting, finishes in-flight requests, then exits. The parent closes
+its copy of the listening socket first, so once every worker has closed its own, new connections
+are refused at once instead of waiting in a backlog nobody accepts from.
+
+``max_in_flight`` is split evenly between the workers (each sheds past its share, see
+webhook/server.py); the default is ``DEFAULT_IN_FLIGHT_PER_WORKER`` per worker: at the ≈7 ms a
+Pod Security decision takes, a full share waits ≈0.25 s, far inside the 8 s evaluation deadline.
 """
 
 from __future__ import annotations
@@ -28,6 +34,19 @@ from webhook.policy.cluster_data import OfflineClusterData
 
 log = logging.getLogger("celgate.serve")
 
+DEFAULT_IN_FLIGHT_PER_WORKER = 32
+
+
+def default_max_in_flight(workers: int) -> int:
+    return DEFAULT_IN_FLIGHT_PER_WORKER * max(1, workers)
+
+
+def worker_share(max_in_flight: int | None, workers: int) -> int | None:
+    """Each worker's part of the server-wide limit (rounded up, so the sum is never below it)."""
+    if max_in_flight is None or max_in_flight <= 0:
+        return None
+    return -(-max_in_flight // max(1, workers))
+
 
 @dataclass
 class ServeOptions:
@@ -51,6 +70,8 @@ class ServeOptions:
     max_body_bytes: int = 3 * 1024 * 1024
     body_timeout: float = 5.0
     graceful_timeout: float = 25.0
+    # Requests in flight across all workers before new ones get a 429; 0 or None: no limit.
+    max_in_flight: int | None = None
     log_level: str = "info"
     decision_log_file: Path | None = None
     decision_log_max_bytes: int = 100 * 1024 * 1024
@@ -156,7 +177,9 @@ def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.s
         store=store, cluster=cluster, ready=ready, authorizer=authorizer,
         max_body_bytes=options.max_body_bytes, body_timeout=options.body_timeout,
         evaluation_timeout=options.evaluation_timeout, reports=reports,
+        max_in_flight=worker_share(options.max_in_flight, options.workers),
     )
+    metrics.MAX_IN_FLIGHT.set(state.max_in_flight or 0)
     stop = threading.Event()
     threading.Thread(
         target=_reload_loop, args=(stop, options.reload_interval, store, tls, cluster, ready),
@@ -165,8 +188,9 @@ def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.s
 
     config = uvicorn.Config(
         create_app(state), log_config=None, lifespan="off", access_log=False,
-        timeout_graceful_shutdown=int(options.graceful_timeout), timeout_keep_alive=30,
-        limit_concurrency=1000,
+        timeout_graceful_shutdown=options.graceful_timeout, timeout_keep_alive=30,
+        # uvicorn's own backstop (connections + tasks, a bare 503): kept above our 429 share.
+        limit_concurrency=max(1000, 4 * (state.max_in_flight or 0)),
     )
     config.load()
     config.ssl = tls.context  # our context, so certificate rotation reaches new handshakes
@@ -263,6 +287,9 @@ def serve(options: ServeOptions) -> int:
     def handle(_signum: int, _frame: Any) -> None:
         nonlocal stopping
         stopping = True
+        for listening in (sock, health_sock):
+            if listening is not None:
+                listening.close()
         for process in workers:
             if process.is_alive() and process.pid:
                 os.kill(process.pid, signal.SIGTERM)
@@ -282,9 +309,18 @@ def serve(options: ServeOptions) -> int:
                 handle(signal.SIGTERM, None)
                 break
             log.warning("worker %d exited with code %s; restarting", process.pid, process.exitcode)
+            _forget_metrics_of(process.pid)
             workers[index] = spawners[index]()
         if stopping and not any(p.is_alive() for p in workers):
             return 0
+
+
+def _forget_metrics_of(pid: int | None) -> None:
+    """A dead worker's live gauges (in flight, its in-flight share) must not count any more."""
+    if pid and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 def prepare_multiprocess_metrics() -> Path:

@@ -78,6 +78,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="largest accepted request body (default: %(default)s, the apiserver's limit)")
     parser.add_argument("--body-timeout", type=float, default=5.0,
                         help="seconds a client may take to send its request body (default: %(default)s)")
+    parser.add_argument("--max-in-flight", type=int, metavar="N",
+                        help="requests in flight across all workers before new ones are shed with "
+                             "429 Too Many Requests and Retry-After (default: 32 per worker; 0: no limit)")
+    parser.add_argument("--graceful-timeout", type=float, default=25.0, metavar="SECONDS",
+                        help="on SIGTERM, how long in-flight requests may take to finish before the "
+                             "workers exit; keep it below terminationGracePeriodSeconds (default: %(default)s)")
     parser.add_argument("--reload-interval", type=float, default=2.0,
                         help="seconds between checks of policy and certificate files (default: %(default)s)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -199,6 +205,10 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--tls-cert and --tls-key go together")
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.max_in_flight is not None and args.max_in_flight < 0:
+        raise UsageError("--max-in-flight must be 0 (no limit) or more")
+    if args.graceful_timeout < 0:
+        raise UsageError("--graceful-timeout must not be negative")
     if not 0.0 <= args.log_allowed_sample_rate <= 1.0:
         raise UsageError("--log-allowed-sample-rate must be between 0 and 1")
     embedded = args.tls_cert is None
@@ -224,7 +234,7 @@ def _run(args: argparse.Namespace) -> int:
             namespaces = [namespace_object("default", DEMO_NAMESPACE_LABELS)]
         (demo_dir / "privileged-pod-review.json").write_text(json.dumps(sample_review(), indent=2))
 
-    from webhook.serving import ServeOptions, prepare_multiprocess_metrics, serve
+    from webhook.serving import ServeOptions, default_max_in_flight, prepare_multiprocess_metrics, serve
 
     if args.workers > 1:
         prepare_multiprocess_metrics()
@@ -268,6 +278,8 @@ def _run(args: argparse.Namespace) -> int:
         decision_log_backups=args.decision_log_backups, log_allowed_sample_rate=args.log_allowed_sample_rate,
         policy_reports=args.policy_reports, policy_report_interval=args.policy_report_interval,
         policy_report_max_results=args.policy_report_max_results,
+        max_in_flight=default_max_in_flight(args.workers) if args.max_in_flight is None else args.max_in_flight,
+        graceful_timeout=args.graceful_timeout,
     )
     try:
         return serve(options)
