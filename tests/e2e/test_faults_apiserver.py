@@ -148,14 +148,16 @@ def celgate_says(celgate: CelgateProcess, name: str, namespace: str) -> tuple[bo
 
 
 def apiserver_says(api: k8s.ApiClient, name: str, namespace: str) -> tuple[bool, str]:
-    """The built-in ValidatingAdmissionPolicy plugin's verdict on a dry-run create."""
+    """The API server's verdict on a dry-run create: its built-in ValidatingAdmissionPolicy
+    plugin's, or (namespace fault-shed) the webhook's; a failed webhook call under failurePolicy
+    Fail comes back as a 500 InternalError "failed calling webhook"."""
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
            "spec": {"containers": [{"name": "main", "image": "celgate.invalid/noop:0"}]}}
     try:
         k8s.CoreV1Api(api).create_namespaced_pod(namespace, pod, dry_run="All")
         return True, ""
     except k8s.ApiException as exc:
-        if exc.status not in (403, 422):
+        if exc.status not in (403, 422, 500):
             raise
         return False, json.loads(exc.body)["message"]
 
@@ -168,19 +170,29 @@ def _native_message(message: str) -> str:
 def test_the_apiserver_restarting_mid_run_serves_the_last_state_then_fresh_labels_and_params(
         plane: Restartable, api: k8s.ApiClient, celgate: CelgateProcess) -> None:
     core = k8s.CoreV1Api(api)
-    assert celgate_says(celgate, "bad", "fault-deny")[0] is False
-    assert celgate_says(celgate, "bad", "fault-relabel")[0] is True  # no binding selects it yet
+    # Each worker lists on its own and /readyz may come from either: every worker must have
+    # synced (a run of right answers on fresh connections) before the watches are cut.
+    streak, deadline = 0, time.monotonic() + 30
+    while streak < 12:
+        assert time.monotonic() < deadline, "celgate's workers never agreed on the first state"
+        right = (celgate_says(celgate, "bad", "fault-deny")[0] is False
+                 and celgate_says(celgate, "bad", "fault-relabel")[0] is True)  # no binding selects it yet
+        streak = streak + 1 if right else 0
 
     plane.stop_apiserver()
-    down = time.monotonic()
-    answers = []
-    while time.monotonic() - down < 5:  # the watches are down: the last known state serves
-        answers.append((celgate_says(celgate, "bad", "fault-deny")[0], celgate_says(celgate, "bad", "fault-relabel")[0]))
-        time.sleep(0.1)
-    assert set(answers) == {(False, True)}, answers
-    with urllib.request.urlopen(f"http://127.0.0.1:{celgate.metrics_port}/readyz", timeout=5) as ready:
-        assert ready.status == 200  # readiness is about the first sync, not about the API server staying up
-    plane.start_apiserver()
+    try:
+        down = time.monotonic()
+        answers, messages = [], set()
+        while time.monotonic() - down < 5:  # the watches are down: the last known state serves
+            deny, relabel = celgate_says(celgate, "bad", "fault-deny"), celgate_says(celgate, "bad", "fault-relabel")
+            answers.append((deny[0], relabel[0]))
+            messages |= {deny[1], relabel[1]}
+            time.sleep(0.1)
+        assert set(answers) == {(False, True)}, (answers, messages)
+        with urllib.request.urlopen(f"http://127.0.0.1:{celgate.metrics_port}/readyz", timeout=5) as ready:
+            assert ready.status == 200  # readiness is about the first sync, not about the API server staying up
+    finally:
+        plane.start_apiserver()
     restarted = time.monotonic()
 
     # Fresh state after the restart reaches celgate through the resumed watches.
@@ -231,3 +243,104 @@ def test_a_deleted_param_follows_parameter_not_found_action_exactly_as_the_apise
     native, ours = apiserver_says(api, "bad", "fault-deny"), celgate_says(celgate, "bad", "fault-deny")
     assert native[0] is ours[0] is False and _native_message(native[1]) == ours[1], (native, ours)
 
+
+
+class HeldRequest:
+    """A request to celgate whose body's second half waits for ``release()``: in flight until then."""
+
+    def __init__(self, celgate: CelgateProcess, body: bytes) -> None:
+        import threading
+
+        self._release = threading.Event()
+        self.status: int | None = None
+
+        def chunks() -> Iterator[bytes]:
+            yield body[: len(body) // 2]
+            self._release.wait(60)
+            yield body[len(body) // 2:]
+
+        def run() -> None:
+            context = ssl.create_default_context(cafile=str(celgate.workdir / "tls" / "ca.crt"))
+            with httpx.Client(verify=context, timeout=60) as client:
+                self.status = client.post(celgate.url, content=chunks(),
+                                          headers={"Content-Type": "application/json"}).status_code
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def release(self) -> None:
+        self._release.set()
+        self.thread.join(30)
+
+
+def _shed_total(celgate: CelgateProcess) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{celgate.metrics_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("celgate_admission_requests_shed_total"))
+
+
+@pytest.fixture(scope="module")
+def saturated(plane: Restartable, api: k8s.ApiClient, celgate: CelgateProcess,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[CelgateProcess]:
+    """A celgate that admits one request at a time, registered as the webhook for namespace fault-shed."""
+    k8s.CoreV1Api(api).create_namespace({"metadata": {"name": "fault-shed", "labels": {"fault-shed": "true"}}})
+    workdir = tmp_path_factory.mktemp("celgate-shed")
+    (workdir / "policies").mkdir()
+    (workdir / "policies" / "policy.yaml").write_text(POLICY)
+    process = CelgateProcess(workdir, [workdir / "policies"], plane.kubeconfig_path, workers=1,
+                             extra_args=["--no-policy-reports", "--max-in-flight", "1", "--body-timeout", "60"]).start()
+    k8s.AdmissionregistrationV1Api(api).create_validating_webhook_configuration({
+        "metadata": {"name": "fault-shed"},
+        "webhooks": [{
+            "name": "shed.faults.celgate.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+            "failurePolicy": "Fail", "timeoutSeconds": 6,
+            "clientConfig": {"url": process.url, "caBundle": process.ca_bundle},
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}],
+            "namespaceSelector": {"matchLabels": {"fault-shed": "true"}},
+        }],
+    })
+    yield process
+    k8s.AdmissionregistrationV1Api(api).delete_validating_webhook_configuration("fault-shed")
+    process.stop()
+
+
+def test_the_apiserver_retries_a_shed_call_after_retry_after_then_applies_failure_policy(
+        api: k8s.ApiClient, saturated: CelgateProcess) -> None:
+    wait_for(lambda: apiserver_says(api, "good", "fault-shed")[0], "the webhook is called and admits", 30)
+    body = json.dumps(review("good", "fault-shed")).encode()
+
+    # Shed for ≈2.5 s, then room: the API server's retries (Retry-After: 1) get the call through.
+    held = HeldRequest(saturated, body)
+    time.sleep(1.0)
+    shed_before = _shed_total(saturated)
+    import threading
+
+    outcome: list[tuple[bool, str]] = []
+    started = time.monotonic()
+    create = threading.Thread(target=lambda: outcome.append(apiserver_says(api, "good", "fault-shed")))
+    create.start()
+    time.sleep(2.5)
+    held.release()
+    create.join(20)
+    retried = _shed_total(saturated) - shed_before
+    took = time.monotonic() - started
+    assert held.status == 200
+    assert outcome and outcome[0][0] is True, outcome
+    assert retried >= 2 and took >= 2.0, (retried, took)
+
+    # Shed for longer than timeoutSeconds (6): the call fails and failurePolicy Fail rejects the create.
+    held = HeldRequest(saturated, body)
+    time.sleep(1.0)
+    shed_before = _shed_total(saturated)
+    started = time.monotonic()
+    allowed, message = apiserver_says(api, "good", "fault-shed")
+    failed_after = time.monotonic() - started
+    held.release()
+    attempts = _shed_total(saturated) - shed_before
+    print(f"429 + Retry-After: 1 — shed {retried:.0f} times then admitted after {took:.1f}s; shed throughout: "
+          f"{attempts:.0f} attempts, rejected after {failed_after:.1f}s: {message}")
+    assert allowed is False
+    assert "failed calling webhook" in message and "shed.faults.celgate.io" in message
+    assert attempts >= 3
+    assert failed_after < 8.0
