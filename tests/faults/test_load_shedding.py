@@ -8,17 +8,14 @@ failurePolicy applies (docs/failure-modes.md)."""
 from __future__ import annotations
 
 import json
-import ssl
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import httpx
-
 from fault_reviews import FIXTURE_NAMESPACES, FIXTURE_POLICIES, PSS_NAMESPACES, PSS_POLICIES, fixture_cases, pss_cases
+from held_request import HeldRequest
 from server_tree import metric
 from tests.server_process import ServerProcess
 
@@ -82,31 +79,12 @@ def test_a_burst_over_capacity_is_shed_fast_with_429_and_recovered_from(tmp_path
     assert server.process is not None and server.process.returncode == 0
 
 
-def _hold_in_flight(server: ServerProcess, body: bytes, release: threading.Event, result: list) -> threading.Thread:
-    """A request whose body arrives in two halves, the second only on ``release``: in flight until then."""
-
-    def chunks():
-        yield body[: len(body) // 2]
-        release.wait(10)
-        yield body[len(body) // 2:]
-
-    def run() -> None:
-        with httpx.Client(base_url=server.url, verify=ssl.create_default_context(cafile=server.ca), timeout=15) as client:
-            result.append(client.post("/validate", content=chunks(), headers={"Content-Type": "application/json"}))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
 def test_the_request_past_the_limit_is_shed_and_admitted_again_once_one_finishes(tmp_path: Path) -> None:
     args = ["--policies", str(FIXTURE_POLICIES), *FIXTURE_NAMESPACES, "--workers", "1", "--max-in-flight", "2",
             "--body-timeout", "10"]
     compliant, privileged = fixture_cases()
     with ServerProcess.with_certs(tmp_path, args) as server:
-        release = threading.Event()
-        held: list = []
-        threads = [_hold_in_flight(server, compliant.body, release, held) for _ in range(2)]
+        held = [HeldRequest(server, compliant.body) for _ in range(2)]
         with server.client() as client:
             deadline = time.monotonic() + 10
             while metric(client.get("/metrics").text, "celgate_admission_requests_shed_total") == 0:
@@ -120,10 +98,11 @@ def test_the_request_past_the_limit_is_shed_and_admitted_again_once_one_finishes
                 else:  # the held requests had not reached the handler yet
                     assert answer.json()["response"]["allowed"] is False
                     time.sleep(0.05)
-            release.set()
-            for thread in threads:
-                thread.join(15)
-            assert [r.status_code for r in held] == [200, 200]
-            assert all(r.json()["response"]["allowed"] for r in held)
+            for request in held:
+                request.release()
+            for request in held:
+                request.join()
+            assert [r.response.status_code for r in held if r.response] == [200, 200]
+            assert all(r.response.json()["response"]["allowed"] for r in held if r.response)
             answer = client.post("/validate", content=privileged.body, headers={"Content-Type": "application/json"})
             assert answer.status_code == 200 and answer.json()["response"]["allowed"] is False
