@@ -19,6 +19,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import random
 import signal
 import socket
 import tempfile
@@ -72,6 +73,8 @@ class ServeOptions:
     graceful_timeout: float = 25.0
     # Requests in flight across all workers before new ones get a 429; 0 or None: no limit.
     max_in_flight: int | None = None
+    # A worker exits (and is replaced) after about this many requests; 0: never.
+    max_requests_per_worker: int = 0
     log_level: str = "info"
     decision_log_file: Path | None = None
     decision_log_max_bytes: int = 100 * 1024 * 1024
@@ -147,6 +150,10 @@ def _reload_loop(stop: threading.Event, interval: float, store: Any, tls: Any, c
 
 
 def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.socket | None) -> None:
+    # A worker forked after the supervisor set its handlers (a replacement) would inherit them;
+    # uvicorn hands a signal it caught back to the previous handler as it stops.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
     from webhook import metrics
     from webhook.decision_log import configure_logging
     from webhook.policy_store import PolicyStore
@@ -186,9 +193,12 @@ def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.s
         name="reloader", daemon=True,
     ).start()
 
+    _await_cluster(ready, CLUSTER_SYNC_WAIT_SECONDS)
     config = uvicorn.Config(
         create_app(state), log_config=None, lifespan="off", access_log=False,
         timeout_graceful_shutdown=options.graceful_timeout, timeout_keep_alive=30,
+        # workers of one generation are replaced at different times, never together
+        limit_max_requests=_jittered(options.max_requests_per_worker),
         # uvicorn's own backstop (connections + tasks, a bare 503): kept above our 429 share.
         limit_concurrency=max(1000, 4 * (state.max_in_flight or 0)),
     )
@@ -219,6 +229,33 @@ def run_worker(options: ServeOptions, sock: socket.socket, health_sock: socket.s
             reports.stop()  # flush what was recorded before the worker exits
         if hasattr(cluster, "stop"):
             cluster.stop()
+    limit = config.limit_max_requests
+    if limit is not None and server.server_state.total_requests >= limit:
+        raise SystemExit(RETIRED_EXIT_CODE)  # the supervisor starts a fresh worker
+
+
+# The exit status of a worker that served its --max-requests-per-worker: replaced, not a crash.
+RETIRED_EXIT_CODE = 75
+
+
+def _jittered(requests: int) -> int | None:
+    if requests <= 0:
+        return None
+    return requests + random.randrange(max(1, requests // 10))
+
+
+# A worker does not accept requests before its namespace and param caches are filled (or this
+# long has passed): a fresh worker, replaced or restarted, would otherwise decide on an empty cluster.
+CLUSTER_SYNC_WAIT_SECONDS = 10.0
+
+
+def _await_cluster(ready: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if time.monotonic() >= deadline:
+            log.warning("cluster caches not synced after %gs; serving anyway (decisions needing them fail closed)", seconds)
+            return
+        time.sleep(0.05)
 
 
 def _policy_report_recorder(options: ServeOptions, cluster: Any) -> Any:
@@ -258,7 +295,7 @@ def serve(options: ServeOptions) -> int:
     port = sock.getsockname()[1]
     if options.on_ready is not None:
         options.on_ready(port)
-    if options.workers <= 1:
+    if options.workers <= 1 and options.max_requests_per_worker <= 0:
         stop = threading.Event()
         if options.controller is not None:
             threading.Thread(target=_controller_loop, args=(options, stop), name="controller", daemon=True).start()
@@ -301,6 +338,12 @@ def serve(options: ServeOptions) -> int:
         for index, process in enumerate(workers):
             process.join(timeout=0.2)
             if process.is_alive() or stopping:
+                continue
+            if process.exitcode == RETIRED_EXIT_CODE:
+                # served its --max-requests-per-worker: replaced, not a crash
+                log.warning("worker %d retired after its requests; starting a fresh one", process.pid)
+                _forget_metrics_of(process.pid)
+                workers[index] = spawners[index]()
                 continue
             now = time.monotonic()
             restarts = [t for t in restarts if now - t < 60] + [now]
