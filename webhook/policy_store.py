@@ -42,7 +42,8 @@ def fingerprint(paths: Sequence[Path]) -> str:
     for file in _policy_files(paths):
         hasher.update(str(file).encode())
         try:
-            hasher.update(file.read_bytes())
+            with file.open("rb") as content:  # in chunks: a huge file is the loader's to refuse
+                hasher.update(hashlib.file_digest(content, "sha256").digest())
         except OSError as exc:
             hasher.update(f"unreadable:{exc.errno}".encode())
     return hasher.hexdigest()

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from webhook import metrics
 from webhook.admission.review import ReviewError, parse_review, review_response
 from webhook.decision_log import log_decision
+from webhook.limits import MAX_REVIEW_BODY_BYTES
 from webhook.policy.cluster_data import ClusterData
 from webhook.policy.decision import AdmissionDecision, AdmissionStatus
 from webhook.policy.dispatcher import decide
@@ -38,9 +39,9 @@ from webhook.policy_store import PolicyStore
 
 log = logging.getLogger("celgate.server")
 
-# kube-apiserver's own limit on a request body (3 MiB); an AdmissionReview carries an object
-# plus oldObject, so it can be larger than one object but not more than this by much.
-DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
+# kube-apiserver's own limit on a request body; an AdmissionReview carries an object plus
+# oldObject, so it can be larger than one object but not more than this by much.
+DEFAULT_MAX_BODY_BYTES = MAX_REVIEW_BODY_BYTES
 DEFAULT_BODY_TIMEOUT_SECONDS = 5.0
 # The ValidatingWebhookConfiguration allows timeoutSeconds up to 30 and defaults to 10.
 DEFAULT_EVALUATION_TIMEOUT_SECONDS = 8.0
@@ -93,7 +94,7 @@ async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
             raise _BodyError(400, "BadRequest", f"invalid Content-Length header {declared!r}") from None
         if size > limit:
             raise _BodyError(413, "RequestEntityTooLarge",
-                             f"request body of {size} bytes exceeds the limit of {limit} bytes")
+                             f"request body of {size} bytes exceeds the limit of {limit} bytes (--max-body-bytes)")
     chunks: list[bytes] = []
     received = 0
     deadline = time.monotonic() + timeout
@@ -104,7 +105,7 @@ async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
             received += len(chunk)
             if received > limit:
                 raise _BodyError(413, "RequestEntityTooLarge",
-                                 f"request body exceeds the limit of {limit} bytes")
+                                 f"request body exceeds the limit of {limit} bytes (--max-body-bytes)")
             chunks.append(chunk)
 
     try:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence, cast
 
-import yaml
 
 from webhook.admission.dry_run import (
     DryRunError,
@@ -23,7 +22,7 @@ from webhook.admission.dry_run import (
     cluster_for,
 )
 from webhook.admission.manifest import OPERATIONS, user_info
-from webhook.documents import Document, DocumentError, read_documents
+from webhook.documents import Document, DocumentError, parse_documents, read_documents, read_manifest_text
 from webhook.policy.attributes import Operation
 from webhook.policy.loader import load_policy_set
 
@@ -180,11 +179,14 @@ def load_suite(path: str | Path) -> Suite:
     """Parse a suite file; relative paths in it are relative to the file."""
     suite_path = Path(path)
     try:
-        raw = yaml.safe_load(suite_path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise SuiteError(f"{suite_path}: cannot read: {error.strerror or error}") from error
-    except yaml.YAMLError as error:
-        raise SuiteError(f"{suite_path}: not valid YAML: {error}") from error
+        documents = parse_documents(read_manifest_text(suite_path), str(suite_path))
+    except DocumentError as error:
+        if error.index == 0 and error.line == 0:  # the file itself: missing, unreadable, too large
+            raise SuiteError(f"{suite_path}: cannot read: {error.message}") from error
+        raise SuiteError(f"{error}") from error
+    if len(documents) > 1:
+        raise SuiteError(f"{suite_path}: a suite is one YAML document, found {len(documents)}")
+    raw = documents[0].obj if documents else None
     try:
         spec = _mapping(raw, "a suite")
         _unknown_keys(spec, SUITE_KEYS, "suite")

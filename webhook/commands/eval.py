@@ -37,7 +37,7 @@ from webhook.cel.library import authz
 from webhook.cel.library.authorization import RequestResource, RuleAuthorizer, UserInfo
 from webhook.cel.string_format import go_float_g, to_cel_string
 from webhook.cel.values import from_cel, to_cel, to_json
-from webhook.documents import DocumentError, read_documents
+from webhook.documents import DocumentError, DocumentLimitError, read_documents
 from webhook.policy.compiler import environment as vap_environment
 
 EXIT_OK = 0
@@ -217,7 +217,8 @@ def _load_object(option: str, path: str) -> Any:
     try:
         documents = read_documents(path)
     except DocumentError as exc:
-        raise InputError(f"{option} {path}: {exc.message}") from None
+        where = f" (document {exc.index}, line {exc.line})" if isinstance(exc, DocumentLimitError) and exc.line else ""
+        raise InputError(f"{option} {path}: {exc.message}{where}") from None
     if len(documents) != 1:
         raise InputError(f"{option} {path}: expected exactly one object, found {len(documents)}")
     return documents[0].obj

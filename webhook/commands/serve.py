@@ -18,6 +18,7 @@ from typing import Any
 
 
 from webhook.commands.options import UsageError, parse_namespace_labels
+from webhook.limits import MAX_REVIEW_BODY_BYTES
 from webhook.policy.cluster_data import namespace_object
 from webhook.shipped import shipped_policies_dir
 
@@ -80,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics port (default: %(default)s)")
     parser.add_argument("--evaluation-timeout", type=float, default=8.0,
                         help="per-request deadline in seconds, below the webhook timeoutSeconds (default: %(default)s)")
-    parser.add_argument("--max-body-bytes", type=int, default=3 * 1024 * 1024,
+    parser.add_argument("--max-body-bytes", type=int, default=MAX_REVIEW_BODY_BYTES,
                         help="largest accepted request body (default: %(default)s, the apiserver's limit)")
     parser.add_argument("--body-timeout", type=float, default=5.0,
                         help="seconds a client may take to send its request body (default: %(default)s)")

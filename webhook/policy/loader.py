@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from webhook.documents import Document, DocumentError, read_documents
+from webhook.documents import Document, DocumentError, DocumentLimitError, read_documents
 from webhook.policy.compiler import CompiledPolicy, compile_policy
 from webhook.policy.errors import LoadProblem, PolicyLoadError
 from webhook.policy.model import Binding, Origin, binding_from_dict, policy_from_dict
@@ -75,7 +75,8 @@ def load_policy_set(paths: Sequence[str | Path]) -> PolicySet:
         try:
             documents.extend(read_documents(path))
         except DocumentError as exc:
-            problems.append(LoadProblem(exc.source, exc.index, "", "", "", exc.message))
+            where = f"line {exc.line}: " if isinstance(exc, DocumentLimitError) and exc.line else ""
+            problems.append(LoadProblem(exc.source, exc.index, "", "", "", where + exc.message))
     return load_policy_documents(documents, problems)
 
 
