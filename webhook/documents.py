@@ -75,6 +75,10 @@ def _construct_mapping(loader: _ManifestLoader, node: yaml.MappingNode, deep: bo
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = _json_key(loader.construct_object(key_node, deep=deep))
+        if not isinstance(key, str):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a mapping key must be a string, not a {type(key).__name__}", key_node.start_mark
+            )
         if key in mapping:
             raise yaml.constructor.ConstructorError(
                 None, None, f'duplicate key "{key}"', key_node.start_mark
@@ -88,7 +92,7 @@ _ManifestLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, 
 
 def _json_key(key: Any) -> Any:
     """A scalar key as the string sigs.k8s.io/yaml makes of it on the way to JSON (``1: a`` is
-    ``"1"``); anything else is left for check_json_value to refuse."""
+    ``"1"``); anything else is returned as it is, to be refused."""
     if isinstance(key, bool):
         return "true" if key else "false"
     if key is None:
