@@ -128,13 +128,13 @@ def read_manifest_text(path: Path) -> str:
         raise DocumentError(str(path), 0, 0, "no such file or directory") from None
     except OSError as exc:
         raise DocumentError(str(path), 0, 0, f"cannot read: {exc}") from None
-    return _decode(data, str(path))
+    return decode_manifest(data, str(path))
 
 
 def _read_stdin() -> str:
     binary = getattr(sys.stdin, "buffer", None)  # absent when a caller swapped in a text stream
     if binary is not None:
-        return _decode(_read_bounded(binary, "-"), "-")
+        return decode_manifest(_read_bounded(binary, "-"), "-")
     return _read_bounded(sys.stdin, "-")
 
 
@@ -146,7 +146,7 @@ def _read_bounded(stream: Any, source: str) -> Any:
     return data
 
 
-def _decode(data: bytes, source: str) -> str:
+def decode_manifest(data: bytes, source: str) -> str:
     """UTF-8 text (a leading byte-order mark dropped); Kubernetes manifests are UTF-8."""
     try:
         return data.decode("utf-8-sig")
