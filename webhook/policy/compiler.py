@@ -246,7 +246,10 @@ class _PolicyCompiler:
         would capture a name an inlined definition reads."""
         if not dependencies:
             return None
-        captured = _bound_names(direct).union(*(self._bound_names_of(name) for name in dependencies))
+        try:
+            captured = _bound_names(direct).union(*(self._bound_names_of(name) for name in dependencies))
+        except CelCompileError:  # a variable without a valid expression: validation reports it
+            return None
         if captured & _INLINED_FREE_NAMES:
             return None
         try:

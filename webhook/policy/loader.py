@@ -113,19 +113,20 @@ def _param_kinds(documents: Sequence[Document]) -> set[tuple[str, Any]]:
     for doc in documents:
         spec = doc.obj.get("spec") if doc.obj.get("kind") == POLICY_KIND else None
         param_kind = spec.get("paramKind") if isinstance(spec, dict) else None
-        if isinstance(param_kind, dict) and isinstance(param_kind.get("apiVersion"), str):
-            found.add((_group(param_kind["apiVersion"]), param_kind.get("kind")))
+        if isinstance(param_kind, dict) and isinstance(param_kind.get("apiVersion"), str) \
+                and isinstance(param_kind.get("kind"), str):  # anything else is validation's to report
+            found.add((_group(param_kind["apiVersion"]), param_kind["kind"]))
     return found
 
 
 def _param_identity(obj: dict[str, Any]) -> tuple[str, Any] | None:
     """(group, kind) of an object that could be a param: a named object that is no policy or binding."""
-    api_version, metadata = obj.get("apiVersion"), obj.get("metadata")
-    if obj.get("kind") in (POLICY_KIND, BINDING_KIND) or not isinstance(api_version, str):
+    api_version, kind, metadata = obj.get("apiVersion"), obj.get("kind"), obj.get("metadata")
+    if not isinstance(kind, str) or kind in (POLICY_KIND, BINDING_KIND) or not isinstance(api_version, str):
         return None
     if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata["name"]:
         return None
-    return (_group(api_version), obj.get("kind"))
+    return (_group(api_version), kind)
 
 
 def _group(api_version: str) -> str:

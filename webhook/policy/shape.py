@@ -51,6 +51,14 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _item(value: Any, shape: Any, path: str) -> list[Problem]:
+    """An item of a list or map: null there is no absent field but a hole later code would trip on."""
+    if value is None and shape is not Any:
+        kind = _TYPE_NAMES.get(shape, "list") if not isinstance(shape, dict) else "object"
+        return [(path, f"Invalid value: null: must be a{'n' if kind[0] in 'aeiou' else ''} {kind}")]
+    return check_shape(value, shape, path)
+
+
 def check_shape(value: Any, shape: Any, path: str) -> list[Problem]:
     """Unknown fields and wrong types, so later code can trust the structure."""
     if shape is Any or value is None:
@@ -59,7 +67,7 @@ def check_shape(value: Any, shape: Any, path: str) -> list[Problem]:
         if not isinstance(value, dict):
             return [(path, f"Invalid value: {_json(value)}: must be an object")]
         inner = shape[str]
-        return [p for k, v in value.items() for p in check_shape(v, inner, f"{path}[{k}]" if path else k)]
+        return [p for k, v in value.items() for p in _item(v, inner, f"{path}[{k}]" if path else k)]
     if isinstance(shape, dict):
         if not isinstance(value, dict):
             return [(path or "<document>", f"Invalid value: {_json(value)}: must be an object")]
@@ -74,7 +82,7 @@ def check_shape(value: Any, shape: Any, path: str) -> list[Problem]:
     if isinstance(shape, list):
         if not isinstance(value, list):
             return [(path, f"Invalid value: {_json(value)}: must be a list")]
-        return [p for i, item in enumerate(value) for p in check_shape(item, shape[0], f"{path}[{i}]")]
+        return [p for i, item in enumerate(value) for p in _item(item, shape[0], f"{path}[{i}]")]
     if not isinstance(value, shape) or (shape is int and isinstance(value, bool)):
         return [(path, f"Invalid value: {_json(value)}: must be a {_TYPE_NAMES[shape]}")]
     return []
