@@ -57,17 +57,26 @@ def nesting_exceeded(where: str) -> LimitExceeded:
                          "(MAX_NESTING_DEPTH)")
 
 
-def check_json_value(value: Any, where: str, *, largest_possible: int | None = None) -> None:
+def check_json_value(value: Any, where: str, *, largest_possible: int | None = None, decoded_json: bool = False,
+                     containers: int | None = None) -> None:
     """Raise :class:`LimitExceeded` unless ``value`` is plain JSON data within the limits.
 
     Plain JSON data: dicts with string keys, lists, strings, ints, finite floats, booleans and
     None (YAML can also make bytes, sets, dates and NaN, which JSON cannot say). ``where`` starts
     every message. ``largest_possible`` is the length of the text ``value`` was parsed from:
     strings and lists longer than that text cannot exist, so their checks are skipped, which keeps
-    the common small request to a walk over its containers.
+    the common small request to a walk over its containers. ``decoded_json`` says ``value`` came
+    from a JSON decoder that refuses NaN, so only its shape needs checking; ``containers``, the
+    count of ``[`` and ``{`` in its text, bounds its depth, so a text with few needs no walk.
     """
     check_strings = largest_possible is None or largest_possible > MAX_STRING_LENGTH
     check_lists = largest_possible is None or largest_possible > MAX_LIST_LENGTH
+    if decoded_json and not check_strings and not check_lists:
+        if containers is not None and containers <= MAX_NESTING_DEPTH:
+            return
+        if _deeper_than(value, MAX_NESTING_DEPTH):
+            raise nesting_exceeded(where)
+        return
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         current, depth = stack.pop()
@@ -94,6 +103,20 @@ def check_json_value(value: Any, where: str, *, largest_possible: int | None = N
                 stack.append((child, depth + 1))
             else:
                 _check_scalar(value, where, child, check_strings)
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """Whether any array or object in ``document`` is nested more than ``limit`` levels deep."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values() if isinstance(item, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value if isinstance(item, (dict, list)))
+    return False
 
 
 def _check_scalar(root: Any, where: str, scalar: Any, check_strings: bool) -> None:

@@ -8,7 +8,9 @@ with a caller's status); anything else, an unexpected exception or a broken prom
 
 The promises:
 - review: ``parse_review`` answers or raises ReviewError with a 4xx status; a parsed review is
-  decided by the shipped Pod Security policies without an exception, within DEADLINE_SECONDS.
+  decided without an exception, within DEADLINE_SECONDS, by the shipped Pod Security policies
+  (or the policies under $CELGATE_FUZZ_REVIEW_POLICIES: CI's short atheris run takes a small set
+  that compiles in a moment).
 - documents: ``decode_manifest`` + ``parse_documents`` return plain JSON objects within
   webhook.limits, or raise DocumentError.
 - policy: the documents, loaded as a policy set, load or raise PolicyLoadError; a set that
@@ -18,6 +20,7 @@ The promises:
 from __future__ import annotations
 
 import copy
+import os
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -36,7 +39,8 @@ from webhook.policy.loader import PolicySet, load_policy_documents, load_policy_
 REPO = Path(__file__).resolve().parents[2]
 POD_SECURITY = REPO / "policies" / "pod-security"
 NAMESPACE = "fuzz"
-# Below the webhook's default evaluation deadline (8 s) by a margin for a loaded CI machine.
+# Below the webhook's default evaluation deadline (8 s). Measured as the deciding thread's CPU
+# time: the decision does no I/O, and a machine shared with other jobs stretches wall time alone.
 DEADLINE_SECONDS = 5.0
 
 
@@ -49,17 +53,23 @@ def pod_security() -> PolicySet:
     return load_policy_set([str(POD_SECURITY)])
 
 
+@lru_cache(maxsize=1)
+def review_policies() -> PolicySet:
+    chosen = os.environ.get("CELGATE_FUZZ_REVIEW_POLICIES")
+    return load_policy_set([chosen]) if chosen else pod_security()
+
+
 def cluster(level: str = "restricted", version: str = "latest") -> StaticClusterData:
     labels = {"pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/enforce-version": version}
     return StaticClusterData(namespaces=[namespace_object(NAMESPACE, labels)])
 
 
 def timed_decide(policy_set: PolicySet, attributes: Any, cluster_data: StaticClusterData) -> AdmissionDecision:
-    started = time.monotonic()
+    started = time.thread_time()
     decision = decide(policy_set, attributes, cluster_data)
-    elapsed = time.monotonic() - started
+    elapsed = time.thread_time() - started
     if elapsed > DEADLINE_SECONDS:
-        raise PropertyViolation(f"decision took {elapsed:.1f}s, over the {DEADLINE_SECONDS:g}s deadline")
+        raise PropertyViolation(f"decision took {elapsed:.1f}s of CPU, over the {DEADLINE_SECONDS:g}s deadline")
     if not isinstance(decision.allowed, bool):
         raise PropertyViolation(f"decision.allowed is {decision.allowed!r}")
     return decision
@@ -72,7 +82,7 @@ def review_target(data: bytes) -> None:
         if not 400 <= error.status < 500:
             raise PropertyViolation(f"ReviewError with status {error.status}: {error.message}") from None
         return
-    timed_decide(pod_security(), parsed.attributes, cluster())
+    timed_decide(review_policies(), parsed.attributes, cluster())
 
 
 def documents_target(data: bytes, *, json_only: bool = False) -> list[dict[str, Any]]:

@@ -114,8 +114,10 @@ def _object(value: Any, path: str) -> dict[str, Any] | None:
 
 # A number of 19 digits or more may be beyond int64, which orjson turns into a float; the
 # standard library keeps such integers exact, as this module always has (values.to_cel then
-# makes them the doubles Kubernetes' own decoder would).
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+# makes them the doubles Kubernetes' own decoder would). Found by mapping every digit to "0" and
+# everything else to " ": a C-speed pass, where a regular expression costs as much as the decode.
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
 
 
 def _decode(body: bytes) -> Any:
@@ -129,7 +131,7 @@ def _decode(body: bytes) -> Any:
         if "depth limit exceeded" in exc.msg or "recursion limit" in exc.msg:
             raise ReviewError(nesting_exceeded("request body").message, 400) from None
         raise ReviewError(f"request body is not valid JSON: {exc}", 400) from None
-    if _LONG_NUMBER.search(body):
+    if _LONG_NUMBER in body.translate(_DIGITS_ONLY):
         try:
             document = json.loads(body)
         except RecursionError:
@@ -137,7 +139,8 @@ def _decode(body: bytes) -> Any:
         except ValueError as exc:  # an integer of more than 4,300 digits
             raise ReviewError(f"request body is not valid JSON: {exc}", 400) from None
     try:
-        check_json_value(document, "request body", largest_possible=len(body))
+        check_json_value(document, "request body", largest_possible=len(body), decoded_json=True,
+                         containers=body.count(b"[") + body.count(b"{"))
     except LimitExceeded as exc:
         raise ReviewError(exc.message, 400) from None
     return document
