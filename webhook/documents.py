@@ -268,11 +268,21 @@ def _yaml_stream(text: str, source: str) -> Iterator[tuple[int, int, Any]]:
             except yaml.YAMLError as exc:
                 raise _yaml_error(source, exc, index) from None
             if index in shape.aliased:
-                value = json.loads(json.dumps(value))  # copies, not shared objects, as Kubernetes decodes aliases
+                value = _unshared(value)
             yield index, line, value
             index += 1
     finally:
         loader.dispose()
+
+
+def _unshared(value: Any) -> Any:
+    """``value`` with every alias a copy of its own, as Kubernetes decodes aliases (the event check
+    bounded the depth, aliases included, so this recursion is shallow)."""
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
 
 
 def _yaml_error(source: str, exc: yaml.YAMLError, index: int) -> DocumentError:
