@@ -12,7 +12,10 @@ denial's cause intact, so either must leave the verdict deny:
   deleted. What the check reads is its fields' keys (``CHECK_READS``): a mutation under such a
   key, or of a value that holds one, is not made, since it could rightly make the Pod compliant
   (``privileged: true`` → ``privileged: "yes"``). Nor are apiVersion, kind and the namespace,
-  which say what is being admitted, and the fields every check consults (``EVERY_CHECK_READS``).
+  which say what is being admitted, the fields every check consults (``EVERY_CHECK_READS``), and
+  the spec, its container lists or a whole container, which the container checks iterate: a
+  violation can be a field a container lacks (restricted's allowPrivilegeEscalation), and
+  removing that container would rightly make the Pod compliant.
 
 A type-confused Pod is one the API server's typed decoding would refuse, so no real request
 carries one; what is checked here is that confusion anywhere else can only add errors, which
@@ -61,6 +64,12 @@ CHECK_READS: dict[str, frozenset[str]] = {
 # spec.os.name == "windows" relaxes the Linux-only restricted checks; runtimeClassName can exempt.
 EVERY_CHECK_READS = frozenset({"os", "runtimeClassName"})
 WHAT_IS_ADMITTED = {("apiVersion",), ("kind",), ("metadata",), ("metadata", "namespace")}
+CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+
+def _iterated(path: mutations.Path) -> bool:
+    """The spec, a container list or one whole container."""
+    return path == ("spec",) or (len(path) in (2, 3) and path[0] == "spec" and path[1] in CONTAINER_LISTS)
 
 
 def _admit(pod: dict[str, Any], level: str) -> bool | None:
@@ -97,7 +106,7 @@ def _mutable(pod: dict[str, Any], check: str) -> list[mutations.Path]:
     protected = CHECK_READS[check] | EVERY_CHECK_READS
     result = []
     for path in mutations.paths(pod):
-        if not path or path in WHAT_IS_ADMITTED or any(step in protected for step in path):
+        if not path or path in WHAT_IS_ADMITTED or _iterated(path) or any(step in protected for step in path):
             continue
         if any(step in protected for sub in mutations.paths(mutations.get(pod, path)) for step in sub):
             continue
