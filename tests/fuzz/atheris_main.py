@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 INSTRUMENTED = {
     "documents": ["webhook.limits", "webhook.yaml_limits", "webhook.documents"],
-    "review": ["webhook.limits", "webhook.admission.review", "webhook.admission.attributes"],
+    "review": ["webhook.limits", "webhook.admission.review", "webhook.policy.attributes"],
     "policy": ["webhook.policy.shape", "webhook.policy.validation", "webhook.policy.loader", "webhook.policy.compiler",
                "webhook.policy.model"],
 }

@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from webhook.admission.manifest import namespace_object
+from webhook.policy.cluster_data import namespace_object
 from webhook.admission.review import ReviewError, parse_review
 from webhook.documents import DocumentError, decode_manifest, parse_documents
 from webhook.limits import check_json_value
