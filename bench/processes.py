@@ -41,3 +41,15 @@ def run_measured(command: list[str], *, cwd: Path | None = None, env: dict[str, 
         err.seek(0)
         return Measured(process.returncode, seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime,
                         out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+
+
+def stop_group(process: "subprocess.Popen[bytes] | subprocess.Popen[str]", timeout: float) -> int:
+    """SIGTERM to the process group (a server and its workers), SIGKILL after ``timeout``; the exit status."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode

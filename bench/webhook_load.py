@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 from bench import load_generator
+from bench.processes import stop_group
 from bench.trees import Tree, current_tree
 from bench.workloads import RESTRICTED, admission_review, namespace_label_args, privileged_copy, typical_pod
 
@@ -199,14 +200,7 @@ class CelgateServer:
     def stop(self) -> int | None:
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        return self.process.returncode
+        return stop_group(self.process, timeout=30)
 
 
 @dataclass(frozen=True)
