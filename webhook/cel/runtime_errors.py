@@ -115,6 +115,9 @@ def _no_such_overload(match: re.Match[str]) -> str:
         args.insert(0, go_type_name(receiver))
     if args and args[0] == "struct" and function in _OPAQUE_RECEIVERS:
         args[0] = _OPAQUE_RECEIVERS[function]
+    if function in ("_?._", "_[?_]") and len(args) == 2 and args[0] == "list" and args[1] not in ("double", "int", "uint"):
+        # an optional field or key of a list: cel-go's list qualifier (interpreter/attributes.go)
+        return f"unsupported index type '{args[1]}' in list"
     if function in _UNGUARDED:
         return "no such overload"
     if function in _NAME_ONLY:
