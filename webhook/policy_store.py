@@ -1,7 +1,9 @@
 """The policy set in force, reloaded from disk when its files change.
 
 A reload that fails validation keeps the last good set serving: the error is logged, kept for
-``GET /policies`` and exported as a metric, and the next change of the files is tried again.
+``GET /policies`` and exported as a metric, and the next change of the files is tried again. So
+does a reload that would leave no policy at all where some were in force: the files of a mount
+that went missing, never a reason to admit everything.
 """
 
 from __future__ import annotations
@@ -88,6 +90,12 @@ class PolicyStore:
             now = time.time()
             try:
                 policy_set = self._loader(self.paths)
+                if not policy_set.names() and self._current.names():
+                    raise PolicyLoadError([
+                        f"the policy files now hold no policy (generation {self._status.generation} has "
+                        f"{len(self._current.names())}): an emptied directory is taken for a broken mount, not "
+                        "an instruction to stop enforcing; to enforce nothing, restart celgate with no policies"
+                    ])
             except PolicyLoadError as exc:
                 self._status = ReloadStatus(
                     self._status.generation, self._status.loaded_at, now, str(exc)
