@@ -141,7 +141,7 @@ def test_a_file_over_the_size_limit_is_refused_without_reading_it_all(tmp_path: 
     with pytest.raises(DocumentLimitError) as raised:
         read_documents(path)
     assert raised.value.limit == "MAX_MANIFEST_BYTES"
-    assert "larger than the limit of 16,777,216 bytes (MAX_MANIFEST_BYTES)" in raised.value.message
+    assert "larger than the limit of 67,108,864 bytes (MAX_MANIFEST_BYTES)" in raised.value.message
 
 
 def test_stdin_that_is_not_utf8_is_an_error_not_a_traceback(monkeypatch) -> None:

@@ -8,8 +8,8 @@ from webhook.serving import default_max_in_flight, worker_share
 
 
 def test_the_default_is_32_per_worker() -> None:
-    assert default_max_in_flight(1) == 32
-    assert default_max_in_flight(2) == 64
+    assert default_max_in_flight(1) == 256
+    assert default_max_in_flight(2) == 512
 
 
 @pytest.mark.parametrize(("limit", "workers", "share"), [

@@ -17,7 +17,7 @@ value is ours and the reason is given.
 - ``MAX_LIST_LENGTH`` (1,000,000 items): kube-apiserver's per-expression CEL cost limit
   (``PerCallLimit``, staging/src/k8s.io/apiserver/pkg/apis/cel/config.go); no rule can visit
   more items than that within its budget.
-- ``MAX_MANIFEST_BYTES`` (16 MiB): ours, for files read by ``celgate test``, ``eval``, ``scan``
+- ``MAX_MANIFEST_BYTES`` (64 MiB): ours, for files read by ``celgate test``, ``eval``, ``scan``
   and the policy loader (kubectl has no limit; the largest install bundles are a few MiB).
 - ``MAX_DOCUMENTS`` (10,000 per file or stream): ours; a stream that long is a generated dump,
   and kubectl's List form (one document) is not counted against it.
@@ -36,7 +36,7 @@ MAX_REVIEW_BODY_BYTES = 3 * 1024 * 1024
 MAX_NESTING_DEPTH = 200
 MAX_STRING_LENGTH = 3 * 512 * 1024
 MAX_LIST_LENGTH = 1_000_000
-MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 MAX_DOCUMENTS = 10_000
 MAX_ALIAS_NODES = 400_000
 

@@ -41,7 +41,7 @@ def _burst(server: ServerProcess, tmp_path: Path) -> list[dict]:
 
 
 def test_a_burst_over_capacity_is_shed_fast_with_429_and_recovered_from(tmp_path: Path) -> None:
-    args = ["--policies", str(PSS_POLICIES), *PSS_NAMESPACES, "--workers", "2"]  # default --max-in-flight: 64
+    args = ["--policies", str(PSS_POLICIES), *PSS_NAMESPACES, "--workers", "2", "--max-in-flight", "64"]
     with ServerProcess.with_certs(tmp_path, args) as server:
         records = _burst(server, tmp_path)
         shed = [r for r in records if r.get("status") == 429]

@@ -87,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="seconds a client may take to send its request body (default: %(default)s)")
     parser.add_argument("--max-in-flight", type=int, metavar="N",
                         help="requests in flight across all workers before new ones are shed with "
-                             "429 Too Many Requests and Retry-After (default: 32 per worker; 0: no limit)")
+                             "429 Too Many Requests and Retry-After (default: 256 per worker; 0: no limit)")
     parser.add_argument("--max-requests-per-worker", type=int, default=DEFAULT_MAX_REQUESTS_PER_WORKER, metavar="N",
                         help="a worker is replaced by a fresh one after about N requests (cel-expr-python 0.1.3 "
                              "keeps every value a Python-implemented CEL function returns; default: %(default)s; 0: never)")
