@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from webhook.cel.values import survey
+
 SIZED = (str, bytes, list, tuple, dict)
 _PLAIN = (str, bytes, list, tuple, dict, int, float, bool, type(None))
 _MISSING = object()
@@ -96,34 +98,10 @@ def bounded(size: int, cands: tuple = (), count: int | None = None) -> AbstractV
 
 def largest_sizes(value: Any) -> tuple[int, int]:
     """(the largest string, list or map, the largest list or map) anywhere in plain data; 1 for
-    scalars. One walk: the two size classes of the uniform cost bound (cost.estimate_uniform)."""
-    largest, collection, stack = 1, 1, [value]
-    pop, push = stack.pop, stack.extend
-    while stack:
-        item = pop()
-        kind = type(item)
-        if kind is dict:
-            push(item.values())
-            push(item.keys())
-            if len(item) > collection:
-                collection = len(item)
-        elif kind is list or kind is tuple:
-            push(item)
-            if len(item) > collection:
-                collection = len(item)
-        elif kind is not str and kind is not bytes:
-            if not isinstance(item, SIZED):
-                continue
-            if isinstance(item, dict):
-                push(item.values())
-                push(item.keys())
-                collection = max(collection, len(item))
-            elif not isinstance(item, (str, bytes)):
-                push(item)
-                collection = max(collection, len(item))
-        if len(item) > largest:
-            largest = len(item)
-    return largest, collection
+    scalars: the two size classes of the uniform cost bound (cost.estimate_uniform), from the one
+    walk requests make too (values.survey)."""
+    found = survey(value)
+    return found.largest, found.collection
 
 
 def largest_size(value: Any) -> int:

@@ -108,7 +108,13 @@ def survey(value: Any) -> Survey:
             if len(item) > collection:
                 collection = len(item)
             if item:
-                longest_key = max(map(len, item))
+                try:
+                    longest_key = max(map(len, item))
+                except TypeError:  # a key without a length (an int): what JSON cannot hold
+                    found = survey_other(item)
+                    largest, collection = max(largest, found.largest), max(collection, found.collection)
+                    as_is = False
+                    continue
                 if longest_key > largest:
                     largest = longest_key
             entries = item.values()
