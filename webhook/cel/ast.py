@@ -189,6 +189,15 @@ def children(node: Expr) -> tuple[Expr, ...]:
     return ()
 
 
+def walk(node: Expr) -> Iterator[Expr]:
+    """``node`` and every node below it, pre-order."""
+    stack: list[Expr] = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(children(current)))
+
+
 @dataclass(frozen=True, eq=False)
 class CheckedAst:
     """A decoded expression. Identity-hashed so caches (the cost plan) can key on it cheaply."""
@@ -199,11 +208,7 @@ class CheckedAst:
 
     def walk(self) -> Iterator[Expr]:
         """Every node, pre-order."""
-        stack: list[Expr] = [self.expr]
-        while stack:
-            node = stack.pop()
-            yield node
-            stack.extend(reversed(children(node)))
+        return walk(self.expr)
 
     def location(self, offset: int) -> tuple[int, int]:
         """(1-based line, 0-based column) of a code point offset, as cel-go reports it."""

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
-from webhook.cel.ast import Call, CheckedAst, Comprehension, Expr, Ident, Select, children
+from webhook.cel.ast import Call, CheckedAst, Comprehension, Expr, Ident, Select, children, walk
+from webhook.cel.lexer import tokens
 
 # A conjunction of (condition text, polarity); the empty one is "always".
 Conjunction = tuple[tuple[str, bool], ...]
@@ -84,11 +85,11 @@ class _ConditionTexts:
         self.positions: list[tuple[int, int]] = [(n.offset, n.id) for n in ast.walk() if n.offset >= 0]
 
     def condition(self, node: Call) -> str | None:
-        condition = node.args[0]
-        inside = {n.id for n in _subtree(condition) if n.offset >= 0}
-        if not inside:
+        placed = [n for n in walk(node.args[0]) if n.offset >= 0]
+        if not placed:
             return None
-        start = min(n.offset for n in _subtree(condition) if n.offset >= 0)
+        inside = {n.id for n in placed}
+        start = min(n.offset for n in placed)
         end = node.offset  # the '?'
         if self.text[end:end + 1] != "?":
             return None
@@ -117,59 +118,40 @@ class _ConditionTexts:
         return position
 
 
-def _subtree(node: Expr) -> Iterable[Expr]:
-    pending = [node]
-    while pending:
-        current = pending.pop()
-        yield current
-        pending.extend(children(current))
-
-
 def _unopened(text: str) -> int:
     """How many of the ')' in ``text`` close a '(' before it."""
     depth = lowest = 0
-    for char in _code(text):
-        depth += {"(": 1, ")": -1}.get(char, 0)
+    for bracket in _brackets(text) or ():
+        depth += {"(": 1, ")": -1}.get(bracket, 0)
         lowest = min(lowest, depth)
     return -lowest
 
 
 def _balanced(text: str) -> bool:
+    found = _brackets(text)
+    if found is None:
+        return False
     depth = 0
-    for char in _code(text):
-        depth += {"(": 1, ")": -1, "[": 1, "]": -1, "{": 1, "}": -1}.get(char, 0)
+    for bracket in found:
+        depth += 1 if bracket in "([{" else -1
         if depth < 0:
             return False
     return depth == 0
 
 
-def _code(text: str) -> Iterable[str]:
-    """The characters of ``text`` outside string literals and comments (best effort: an
-    unbalanced result only leaves a read unguarded)."""
-    quote = ""
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if quote:
-            if char == "\\":
-                index += 2
-                continue
-            if text.startswith(quote, index):
-                index += len(quote)
-                quote = ""
-                continue
-            index += 1
-            continue
-        if text.startswith("//", index):
-            newline = text.find("\n", index)
-            index = len(text) if newline < 0 else newline + 1
-            continue
-        if char in "'\"":
-            quote = text[index:index + 3] if text[index:index + 3] in ("'''", '"""') else char
-            index += len(quote)
-            continue
-        yield char
-        index += 1
+_BRACKETS = frozenset("()[]{}")
+
+
+def _brackets(text: str) -> list[str] | None:
+    """The brackets of ``text`` outside its strings and comments, in order (the CEL lexer's);
+    None when the lexer cannot read it all, which leaves the read unguarded."""
+    found = []
+    for token in tokens(text):
+        if token.kind == "invalid":
+            return None
+        if token.kind == "punct" and token.text in _BRACKETS:
+            found.append(token.text)
+    return found
 
 
 def guards(roots: Sequence[Mapping[str, list[Conjunction]]], reads: Mapping[str, Mapping[str, list[Conjunction]]],
